@@ -1,0 +1,91 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/goresque/goresque/internal/redistest"
+	"github.com/goresque/goresque/resque"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// testServer is shared by the package's tests; see resque's main_test.go.
+var (
+	testServer    *redistest.Server
+	testServerErr error
+)
+
+// childEnv makes the test binary act as the goresque program (signal tests start it).
+const childEnv = "GORESQUE_TEST_PROGRAM"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(Main(testMux()))
+	}
+	os.Exit(testscript.RunMain(withServer{m}, map[string]func() int{
+		"goresque": func() int { return Main(testMux()) },
+	}))
+}
+
+// withServer starts the shared redis-server around the tests (not in the subprocesses
+// testscript starts as commands).
+type withServer struct{ m *testing.M }
+
+func (w withServer) Run() int {
+	testServer, testServerErr = redistest.Start(redistest.Options{})
+	code := w.m.Run()
+	if testServer != nil {
+		testServer.Stop()
+	}
+	return code
+}
+
+// testMux is the program the CLI tests run: a few Go handlers.
+func testMux() *resque.Mux {
+	mux := resque.NewMux()
+	mux.HandleFunc("Test_Ok", func(ctx context.Context, j *resque.Job) error {
+		j.SetResult("ok")
+		return nil
+	})
+	// Test_Sleep sleeps args["seconds"] unless its context ends first.
+	mux.HandleFunc("Test_Sleep", func(ctx context.Context, j *resque.Job) error {
+		d := time.Duration(j.Float("seconds") * float64(time.Second))
+		if err := j.ArgErr(); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(d):
+			j.SetResult("slept")
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	mux.HandleFunc("Test_Fail", func(ctx context.Context, j *resque.Job) error { return errors.New("test failure") })
+	return mux
+}
+
+func server(t testing.TB) *redistest.Server {
+	t.Helper()
+	if testServer == nil {
+		redistest.Unavailable(t, testServerErr)
+	}
+	return testServer
+}
+
+func TestScripts(t *testing.T) {
+	srv := server(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("REDIS_BACKEND", srv.Socket)
+			// Each script gets its own namespace on the shared server.
+			e.Setenv("PREFIX", fmt.Sprintf("script%d", time.Now().UnixNano()))
+			return nil
+		},
+	})
+}

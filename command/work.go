@@ -1,0 +1,175 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/goresque/goresque/resque"
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+)
+
+func redisFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "redis", Usage: "Redis to use: host:port, redis://[user:pass@]host:port/db, rediss://..., or a unix socket path (env REDIS_BACKEND; default localhost:6379)"},
+		&cli.StringFlag{Name: "db", Usage: "database number (env REDIS_BACKEND_DB)"},
+		&cli.StringFlag{Name: "redis-username", Usage: "ACL user name (env REDIS_USERNAME)"},
+		&cli.StringFlag{Name: "redis-password-file", Usage: "read the Redis password from this file (env REDIS_PASSWORD_FILE; or REDIS_PASSWORD)"},
+		&cli.StringFlag{Name: "tls-ca", Usage: "CA certificate for rediss:// (env REDIS_TLS_CA_FILE)"},
+		&cli.StringFlag{Name: "tls-cert", Usage: "client certificate for rediss:// (env REDIS_TLS_CERT_FILE)"},
+		&cli.StringFlag{Name: "tls-key", Usage: "client key for rediss:// (env REDIS_TLS_KEY_FILE)"},
+		&cli.StringFlag{Name: "tls-server-name", Usage: "server name to verify (env REDIS_TLS_SERVER_NAME)"},
+		&cli.BoolFlag{Name: "tls-insecure-skip-verify", Usage: "do not verify the server certificate (env REDIS_TLS_INSECURE_SKIP_VERIFY)"},
+		&cli.StringFlag{Name: "prefix", Usage: "key namespace (env PREFIX; default resque)"},
+		&cli.StringFlag{Name: "dialect", Usage: "php-resque-136 (resque/php-resque 1.3) or php-resque-1 (chrisboulton/php-resque) (env GORESQUE_DIALECT)"},
+	}
+}
+
+func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "queue", Aliases: []string{"q"}, Usage: "queues to work, highest priority first, comma separated; * for all (env QUEUE)"},
+		&cli.StringFlag{Name: "interval", Usage: "seconds to sleep when the queues are empty; the wait in blocking mode (env INTERVAL; default 5)"},
+		&cli.BoolFlag{Name: "blocking", Usage: "wait on the queues instead of polling (env BLOCKING: on when set)"},
+		&cli.StringFlag{Name: "count", Usage: "number of worker processes (env COUNT)"},
+		&cli.StringFlag{Name: "concurrency", Usage: "jobs at once per process, each slot a registered worker (env GORESQUE_CONCURRENCY; default 1)"},
+		&cli.StringFlag{Name: "app-include", Usage: "PHP file to load before PHP jobs run, e.g. vendor/autoload.php (env APP_INCLUDE)"},
+		&cli.StringFlag{Name: "pidfile", Usage: "write the process id to this file (env PIDFILE)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every job (env LOGGING or VERBOSE)"},
+		&cli.BoolFlag{Name: "vverbose", Aliases: []string{"vv"}, Usage: "log debug details too (env VVERBOSE)"},
+		&cli.StringFlag{Name: "log-format", Usage: "json, console or auto (env GORESQUE_LOG_FORMAT; default auto: console on a terminal)"},
+		&cli.StringFlag{Name: "shutdown-timeout", Usage: "longest wait for running jobs after SIGQUIT, then stop as for SIGTERM (env GORESQUE_SHUTDOWN_TIMEOUT; default: no limit)"},
+		&cli.StringFlag{Name: "dead-jobs", Usage: "what to do with a dead worker's job: fail or requeue (env GORESQUE_DEAD_JOBS; default fail)"},
+	}
+	return &cli.Command{
+		Name:  "work",
+		Usage: "work queues like php-resque's bin/resque (same environment variables)",
+		Description: `Signals, as php-resque: QUIT finish the running job then stop; TERM/INT stop now
+(the running job is cancelled and recorded as failed); USR1 kill the running job only;
+USR2 pause; CONT resume.`,
+		Flags: append(flags, redisFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError("work takes no arguments; set QUEUE or --queue")
+			}
+			s, err := readWorkSettings(source{env: env, flags: given(c)})
+			if err != nil {
+				return err
+			}
+			if s.Count > 1 {
+				if _, child := env(countChildEnv); !child {
+					*code = superviseCount(c.Context, s, c.App.ErrWriter)
+					return nil
+				}
+			}
+			*code, err = work(c.Context, s, c, mux)
+			return err
+		},
+	}
+}
+
+// work runs one worker process until it is told to stop.
+func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) (int, error) {
+	log := newLogger(c.App.ErrWriter, s.Verbose, s.VVerbose, s.LogFormat)
+	pool, display, err := newPool(s.Redis, s.Concurrency+len(s.Queues)+4)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer pool.Close()
+	if err := checkRedis(ctx, pool, display); err != nil {
+		return exitFailure, err
+	}
+	w, err := resque.NewWorker(pool, resque.Config{
+		Namespace:       s.Prefix,
+		Queues:          s.Queues,
+		Interval:        s.Interval,
+		Blocking:        s.Blocking,
+		Concurrency:     s.Concurrency,
+		Dialect:         s.Dialect,
+		Handler:         mux,
+		Logger:          log,
+		ShutdownTimeout: s.ShutdownTimeout,
+		DeadJobs:        s.DeadJobs,
+	})
+	if err != nil {
+		return exitUsage, err
+	}
+	if s.PIDFile != "" {
+		if err := writePIDFile(s.PIDFile); err != nil {
+			return exitFailure, err
+		}
+		defer os.Remove(s.PIDFile)
+	}
+	stop := handleSignals(w, log)
+	defer stop()
+	log.Info().Str("redis", display).Msg("goresque " + version())
+	if err := w.Run(ctx); err != nil {
+		return exitFailure, err
+	}
+	return exitOK, nil
+}
+
+// handleSignals maps php-resque's signals onto the worker (Resque_Worker::registerSigHandlers).
+func handleSignals(w *resque.Worker, log zerolog.Logger) (stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				log.Debug().Str("signal", sig.String()).Msg("signal")
+				switch sig {
+				case syscall.SIGQUIT:
+					w.Shutdown()
+				case syscall.SIGTERM, syscall.SIGINT:
+					w.ShutdownNow(fmt.Errorf("worker received %s", signalName(sig)))
+				case syscall.SIGUSR1:
+					w.KillJob(errors.New("worker received SIGUSR1 (kill the running job)"))
+				case syscall.SIGUSR2:
+					w.Pause()
+				case syscall.SIGCONT:
+					w.Resume()
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return sig.String()
+}
+
+// writePIDFile writes the pid as php-resque does (file_put_contents($PIDFILE, getmypid())),
+// with mode 0644 and without following a symlink planted at the path.
+func writePIDFile(path string) error {
+	_ = os.Remove(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("could not write PID information to %s: %w", path, err)
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("could not write PID information to %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+package resque
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// BenchmarkWorkerDrain drains b.N tracked no-op jobs with one worker slot and full
+// bookkeeping. scripts/bench compares slot counts with the Redis floor; this one is for
+// profiling (-cpuprofile).
+func BenchmarkWorkerDrain(b *testing.B) {
+	srv := server(b)
+	pool := srv.Pool()
+	defer pool.Close()
+	ns := "bench-drain:"
+	c := NewClient(pool, ns, DialectPHPResque136)
+	for range b.N {
+		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{"n", 1}}, EnqueueOptions{Track: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mux := NewMux()
+	mux.HandleFunc("Noop", func(ctx context.Context, j *Job) error { return nil })
+	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := pool.Get()
+	defer conn.Close()
+	b.ResetTimer()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	for {
+		v, _ := redis.Int(conn.Do("GET", ns+"stat:processed"))
+		if v >= b.N {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	w.Shutdown()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,104 @@
+package resque
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// Client enqueues jobs and reads php-resque's records, for producers and tools. It is
+// safe for concurrent use.
+type Client struct {
+	pool    *redis.Pool
+	keys    Keys
+	dialect Dialect
+	now     func() time.Time
+}
+
+// NewClient returns a Client for the namespace ("" means "resque:") writing the dialect's
+// payloads. The caller owns pool.
+func NewClient(pool *redis.Pool, namespace string, d Dialect) *Client {
+	return &Client{pool: pool, keys: NewKeys(namespace), dialect: d, now: time.Now}
+}
+
+// Keys returns the client's key builder.
+func (c *Client) Keys() Keys { return c.keys }
+
+// EnqueueOptions are the optional arguments of Resque::enqueue.
+type EnqueueOptions struct {
+	// Track creates the job's status key (Resque::enqueue's 4th argument, $trackStatus).
+	Track bool
+	// Prefix is resque/php-resque v1.3.6's 5th argument: stored in the payload and put in
+	// front of the id in the status key (job:<prefix>_<id>:status, golden 29). Only the
+	// v1.3.6 dialect writes it.
+	Prefix string
+}
+
+// Enqueue pushes a job exactly as PHP's Resque::enqueue($queue, $class, $args, $track)
+// does (golden 01–05, 29): SADD queues, RPUSH queue:<queue> with the payload
+// {"class","args":[args],"id","queue_time"} ("prefix" too in v1.3.6), then, when tracked,
+// SET job:<id>:status {"status":1,...}; all in one round trip. It returns the new job id.
+//
+// args is what PHP would pass: nil, a map, a PHPObject (ordered), a slice, a struct or a
+// json.RawMessage; it is encoded as PHP's json_encode writes the equivalent PHP array.
+// Unlike php-resque, which pushes nothing yet returns an id when json_encode fails
+// (golden 35, chrisboulton/php-resque#344), Enqueue returns an error and writes nothing.
+func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt EnqueueOptions) (string, error) {
+	if queue == "" {
+		return "", errors.New("resque: enqueue: empty queue name")
+	}
+	if class == "" {
+		return "", errors.New("resque: enqueue: empty class name")
+	}
+	if c.dialect != DialectPHPResque136 && opt.Prefix != "" {
+		return "", errors.New("resque: enqueue: a status prefix needs the php-resque-136 dialect")
+	}
+	id := NewJobID()
+	now := c.now()
+	payload, err := encodePayload(nil, c.dialect, class, args, id, opt.Prefix, now)
+	if err != nil {
+		return "", fmt.Errorf("resque: enqueue %s: %w", class, err)
+	}
+	if !argsIsArray(payload) {
+		// Resque_Job::create: "Supplied $args must be an array."
+		return "", fmt.Errorf("resque: enqueue %s: args must be an array, an object or nil", class)
+	}
+	if _, err := appendPHPString(nil, queue); err != nil {
+		return "", fmt.Errorf("resque: enqueue: queue name: %w", err)
+	}
+	conn, err := c.pool.GetContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("resque: enqueue: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.Send("SADD", c.keys.Queues(), queue); err != nil {
+		return "", fmt.Errorf("resque: enqueue: %w", err)
+	}
+	if err := conn.Send("RPUSH", c.keys.Queue(queue), payload); err != nil {
+		return "", fmt.Errorf("resque: enqueue: %w", err)
+	}
+	if opt.Track {
+		if err := conn.Send("SET", c.keys.JobStatus(id, opt.Prefix), statusPacketWaiting(c.dialect, now)); err != nil {
+			return "", fmt.Errorf("resque: enqueue: %w", err)
+		}
+	}
+	if _, err := conn.Do(""); err != nil {
+		return "", fmt.Errorf("resque: enqueue: %w", err)
+	}
+	return id, nil
+}
+
+// argsIsArray reports whether the payload's args[0] is a PHP array or null, the only
+// values Resque_Job::create accepts.
+func argsIsArray(payload []byte) bool {
+	i := bytes.Index(payload, []byte(`"args":[`))
+	if i < 0 {
+		return false
+	}
+	rest := payload[i+len(`"args":[`):]
+	return len(rest) > 0 && (rest[0] == '[' || rest[0] == '{' || bytes.HasPrefix(rest, []byte("null]")))
+}

@@ -1,0 +1,90 @@
+package resque
+
+import "strings"
+
+// DefaultNamespace is php-resque's key prefix (Resque_Redis::$defaultNamespace).
+const DefaultNamespace = "resque:"
+
+// Keys builds every Redis key goresque reads or writes. It is the only place that formats a
+// key: a reviewer checks the wire contract here and in keys_test.go, which pins each method
+// to the literal php-resque writes.
+type Keys struct {
+	ns string
+}
+
+// NewKeys returns the keys for namespace ns. As in php-resque's Resque_Redis::prefix, a
+// missing trailing colon is added, and the empty namespace means "resque:" (golden 28:
+// PREFIX=myapp gives "myapp:queues").
+func NewKeys(ns string) Keys {
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	if !strings.HasSuffix(ns, ":") {
+		ns += ":"
+	}
+	return Keys{ns: ns}
+}
+
+// Namespace returns the prefix, always ending in ":".
+func (k Keys) Namespace() string { return k.ns }
+
+// Queues is the set of known queue names (SADD on every enqueue).
+func (k Keys) Queues() string { return k.ns + "queues" }
+
+// Queue is the list holding the payloads of queue q (RPUSH by pushers, LPOP by workers).
+func (k Keys) Queue(q string) string { return k.ns + "queue:" + q }
+
+// Workers is the set of registered worker ids.
+func (k Keys) Workers() string { return k.ns + "workers" }
+
+// Worker is the "working on" record {"queue","run_at","payload"} of worker id.
+func (k Keys) Worker(id string) string { return k.ns + "worker:" + id }
+
+// WorkerStarted holds the date worker id registered.
+func (k Keys) WorkerStarted(id string) string { return k.ns + "worker:" + id + ":started" }
+
+// Stat is a global counter: name is "processed" or "failed".
+func (k Keys) Stat(name string) string { return k.ns + "stat:" + name }
+
+// WorkerStat is a per-worker counter, deleted when the worker unregisters.
+func (k Keys) WorkerStat(name, id string) string { return k.ns + "stat:" + name + ":" + id }
+
+// Failed is the list of failure records.
+func (k Keys) Failed() string { return k.ns + "failed" }
+
+// JobStatus is the status packet of a tracked job. resque/php-resque v1.3.6 puts a
+// non-empty payload prefix in front of the id (Resque_Job_Status: "job:" . prefix . "_" . id).
+func (k Keys) JobStatus(id, prefix string) string {
+	if prefix != "" {
+		return k.ns + "job:" + prefix + "_" + id + ":status"
+	}
+	return k.ns + "job:" + id + ":status"
+}
+
+// JobPID holds the pid of the process performing job id (resque/php-resque v1.3.6,
+// Resque_Job_PID). It never carries the status prefix.
+func (k Keys) JobPID(id string) string { return k.ns + "job:" + id + ":pid" }
+
+// jobPrefix is what JobStatus and JobPID start with. cycleScript appends
+// [<prefix>_]<id>:status and <id>:pid to it for a job it has just claimed, the same way
+// those two methods do; keys_test.go pins the equivalence.
+func (k Keys) jobPrefix() string { return k.ns + "job:" }
+
+// Heartbeats is Ruby resque 2.x's hash of worker id → ISO 8601 time of the last beat;
+// resque-web and Ruby workers read it to prune dead workers on any host.
+func (k Keys) Heartbeats() string { return k.ns + "workers:heartbeat" }
+
+// PruneLock is Ruby resque's lock that lets one worker at a time prune dead workers
+// (resque/resque#1594), held with SET NX EX.
+func (k Keys) PruneLock() string { return k.ns + "pruning_dead_workers_in_progress" }
+
+// InFlight is goresque's own hash of worker id → "working on" record. It duplicates
+// worker:<id> so that a job claimed by a goresque worker that died survives even when a
+// php-resque worker prunes that worker first and deletes worker:<id> without a trace.
+func (k Keys) InFlight() string { return k.ns + "goresque:inflight" }
+
+// DelayedSchedule is the sorted set of timestamps that have delayed jobs.
+func (k Keys) DelayedSchedule() string { return k.ns + "delayed_queue_schedule" }
+
+// Delayed is the list of jobs due at unix time ts.
+func (k Keys) Delayed(ts string) string { return k.ns + "delayed:" + ts }

@@ -1,0 +1,289 @@
+package resque
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzTranscodePHPJSON checks that transcodePHPJSON never panics, writes
+// valid ASCII JSON, is idempotent (but for -0, see phpNegZeroToZero), accepts
+// every valid UTF-8 document encoding/json accepts unless PHP would reject it
+// too (nesting of 512 or more, a lone surrogate escape, a surviving number
+// that overflows to Inf), and agrees with a simple recursive reference built
+// on encoding/json's tokenizer and encodePHPJSON.
+func FuzzTranscodePHPJSON(f *testing.F) {
+	for _, c := range loadPHPVectors(f).Transcode {
+		f.Add(c.input(f))
+	}
+	for _, c := range loadPHPGolden(f) {
+		f.Add([]byte(c.Payload + c.Foreign))
+	}
+	// Small random documents only: the fuzzer minimizes every new interesting
+	// input, which takes long for big ones.
+	r := rand.New(rand.NewPCG(7, 11))
+	for added := 0; added < 50; {
+		if doc := genPHPJSONDoc(r, false); len(doc) <= 256 {
+			f.Add(doc)
+			added++
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := transcodePHPJSON(nil, data)
+		if err != nil {
+			if utf8.Valid(data) && json.Valid(data) {
+				checkPHPRejection(t, data, err)
+			}
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("transcode(%q) = %q: not valid JSON", data, out)
+		}
+		for _, c := range out {
+			if c >= utf8.RuneSelf {
+				t.Fatalf("transcode(%q) = %q: not ASCII", data, out)
+			}
+		}
+		again, err := transcodePHPJSON(nil, out)
+		if want := phpNegZeroToZero(out); err != nil || !bytes.Equal(again, want) {
+			t.Fatalf("not idempotent: transcode(%q) = %q, then %q, %v", data, out, again, err)
+		}
+		if !utf8.Valid(data) || !json.Valid(data) {
+			t.Fatalf("transcode(%q) = %q, but encoding/json rejects it", data, out)
+		}
+		ref, err := phpReferenceTranscode(data)
+		if err != nil || !bytes.Equal(ref, out) {
+			t.Fatalf("transcode(%q)\n  got %q\n  ref %q, %v", data, out, ref, err)
+		}
+	})
+}
+
+// checkPHPRejection verifies that err, for a document encoding/json accepts,
+// is one PHP would give too.
+func checkPHPRejection(t *testing.T, data []byte, err error) {
+	t.Helper()
+	switch {
+	case errors.Is(err, errPHPJSONDepth):
+		if n := phpTestNesting(data); n <= phpJSONDecodeMaxNesting {
+			t.Fatalf("transcode(%q): %v, but nesting is only %d", data, err, n)
+		}
+	case errors.Is(err, errPHPJSONUTF16):
+		if !phpTestHasLoneSurrogate(data) {
+			t.Fatalf("transcode(%q): %v, but there is no lone surrogate", data, err)
+		}
+	case errors.Is(err, errPHPJSONInfNaN):
+		if !phpTestHasInf(data) {
+			t.Fatalf("transcode(%q): %v, but no number overflows", data, err)
+		}
+	default:
+		t.Fatalf("transcode(%q) of a valid UTF-8 document encoding/json accepts: %v", data, err)
+	}
+}
+
+// phpTestNesting returns the maximum array/object nesting of a valid document.
+func phpTestNesting(data []byte) int {
+	depth, maxDepth, inStr := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '[' || c == '{':
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return maxDepth
+}
+
+// phpTestHasLoneSurrogate reports whether a valid document has a \uD800-\uDFFF
+// escape that is not part of a high+low pair.
+func phpTestHasLoneSurrogate(data []byte) bool {
+	s := string(data)
+	for i := 0; i+6 <= len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if s[i+1] != 'u' {
+			i++ // skip the escaped character
+			continue
+		}
+		v, _ := strconv.ParseUint(s[i+2:i+6], 16, 16)
+		switch {
+		case v >= 0xd800 && v < 0xdc00:
+			if i+12 > len(s) || s[i+6:i+8] != `\u` {
+				return true
+			}
+			lo, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
+			if err != nil || lo < 0xdc00 || lo >= 0xe000 {
+				return true
+			}
+			i += 11
+		case v >= 0xdc00 && v < 0xe000:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// phpTestHasInf reports whether a valid document has a number that
+// overflows a float64.
+func phpTestHasInf(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n, ok := tok.(json.Number); ok {
+			if f, _ := strconv.ParseFloat(string(n), 64); math.IsInf(f, 0) {
+				return true
+			}
+		}
+	}
+}
+
+// phpReferenceTranscode is an independent, recursive transcoder: it reads
+// the document with encoding/json's tokenizer into PHPObject, []any and
+// json.Number values (keeping key order and duplicates) and writes them with
+// encodePHPJSON. Only for valid UTF-8 documents without lone surrogates and
+// with nesting below 512.
+func phpReferenceTranscode(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := phpReferenceValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	return encodePHPJSON(nil, v)
+}
+
+func phpReferenceValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok := tok.(type) {
+	case json.Delim:
+		switch tok {
+		case '[':
+			list := []any{}
+			for dec.More() {
+				v, err := phpReferenceValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, v)
+			}
+			_, err := dec.Token()
+			return list, err
+		case '{':
+			obj := PHPObject{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := phpReferenceValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				obj = append(obj, PHPField{k.(string), v})
+			}
+			_, err := dec.Token()
+			return obj, err
+		}
+		return nil, errors.New("unexpected delimiter")
+	}
+	return tok, nil // nil, bool, string, json.Number
+}
+
+// FuzzAppendPHPString checks appendPHPString against encoding/json: the
+// output is ASCII JSON that decodes to the input, and invalid UTF-8 fails.
+func FuzzAppendPHPString(f *testing.F) {
+	for _, c := range loadPHPVectors(f).String {
+		f.Add(c.In)
+	}
+	f.Add("a\xffb")
+	f.Add("\xed\xa0\x80")
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := appendPHPString(nil, s)
+		if !utf8.ValidString(s) {
+			if !errors.Is(err, errInvalidUTF8) || len(out) != 0 {
+				t.Fatalf("appendPHPString(%q) = %q, %v; want errInvalidUTF8", s, out, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("appendPHPString(%q): %v", s, err)
+		}
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil || back != s {
+			t.Fatalf("appendPHPString(%q) = %q, decodes to %q, %v", s, out, back, err)
+		}
+		for _, c := range out {
+			if c >= utf8.RuneSelf {
+				t.Fatalf("appendPHPString(%q) = %q: not ASCII", s, out)
+			}
+		}
+		if bytes.Contains(out, []byte("/")) && !bytes.Contains(out, []byte(`\/`)) {
+			t.Fatalf("appendPHPString(%q) = %q: raw slash", s, out)
+		}
+		if again, err := transcodePHPJSON(nil, out); err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("transcode(%q) = %q, %v", out, again, err)
+		}
+	})
+}
+
+// FuzzAppendPHPFloat checks that appendPHPFloat round-trips every finite
+// float64 and uses the exponent form exactly outside [1e-4, 1e17).
+func FuzzAppendPHPFloat(f *testing.F) {
+	for _, v := range []float64{0, 1, 0.1, 1e17, 1e-5, 1e16, 1795727497.87009, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(math.Float64bits(v))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		out, err := appendPHPFloat(nil, v)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			if !errors.Is(err, errPHPJSONInfNaN) {
+				t.Fatalf("appendPHPFloat(%v) = %q, %v", v, out, err)
+			}
+			return
+		}
+		s := string(out)
+		back, perr := strconv.ParseFloat(s, 64)
+		if err != nil || perr != nil || math.Float64bits(back) != bits {
+			t.Fatalf("appendPHPFloat(%v) = %q, %v: does not round-trip", v, s, err)
+		}
+		abs := math.Abs(v)
+		exp := strings.Contains(s, "e")
+		if wantExp := abs != 0 && (abs < 1e-4 || abs >= 1e17); exp != wantExp {
+			t.Fatalf("appendPHPFloat(%v) = %q: exponent form %v, want %v", v, s, exp, wantExp)
+		}
+		if exp {
+			mant, e, _ := strings.Cut(s, "e")
+			if !strings.Contains(mant, ".") || (e[0] != '+' && e[0] != '-') || (len(e) > 2 && e[1] == '0') {
+				t.Fatalf("appendPHPFloat(%v) = %q: bad exponent form", v, s)
+			}
+		} else if strings.HasSuffix(s, ".0") || (strings.Contains(s, ".") && strings.HasSuffix(s, "0")) {
+			t.Fatalf("appendPHPFloat(%v) = %q: trailing zero fraction", v, s)
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package resque
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Status is a job status code of php-resque's Resque_Job_Status.
+type Status int
+
+// The status codes, as php-resque's STATUS_* constants.
+const (
+	StatusWaiting  Status = 1
+	StatusRunning  Status = 2
+	StatusFailed   Status = 3
+	StatusComplete Status = 4
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusWaiting:
+		return "waiting"
+	case StatusRunning:
+		return "running"
+	case StatusFailed:
+		return "failed"
+	case StatusComplete:
+		return "complete"
+	}
+	return "unknown(" + strconv.Itoa(int(s)) + ")"
+}
+
+// statusTTL is php-resque's expiry of a finished status packet: 24 hours.
+const statusTTL = 86400
+
+// statusPacket is the status packet when a tracked job is enqueued:
+// {"status":1,"updated":T,"started":T}, plus "result":null in v1.3.6 (golden 02).
+func statusPacketWaiting(d Dialect, now time.Time) []byte {
+	t := strconv.FormatInt(now.Unix(), 10)
+	b := make([]byte, 0, 80)
+	b = append(b, `{"status":1,"updated":`...)
+	b = append(b, t...)
+	b = append(b, `,"started":`...)
+	b = append(b, t...)
+	if d == DialectPHPResque136 {
+		b = append(b, `,"result":null`...)
+	}
+	return append(b, '}')
+}
+
+// statusUpdate returns the packet for a status update in the head/tail form startScript
+// takes: php-resque-1 writes {"status":N,"updated":T} and drops "started"; v1.3.6 writes
+// {"status":N,"updated":T,"started":S,"result":R} with S copied from the current packet.
+func statusUpdate(d Dialect, s Status, now time.Time, result []byte) (head, tail string, splice bool) {
+	b := make([]byte, 0, 80)
+	b = append(b, `{"status":`...)
+	b = strconv.AppendInt(b, int64(s), 10)
+	b = append(b, `,"updated":`...)
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	if d == DialectPHPResque1 {
+		return string(append(b, '}')), "", false
+	}
+	b = append(b, `,"started":`...)
+	if result == nil {
+		result = []byte("null")
+	}
+	return string(b), `,"result":` + string(result) + "}", true
+}
+
+// startedToken returns the raw "started" value of a status packet, or "null", the way
+// v1.3.6 reads it back before each update.
+func startedToken(packet []byte) string {
+	var p struct {
+		Started json.RawMessage `json:"started"`
+	}
+	if json.Unmarshal(packet, &p) != nil || len(p.Started) == 0 {
+		return "null"
+	}
+	return string(p.Started)
+}
+
+// JobStatus is a decoded status packet.
+type JobStatus struct {
+	Status  Status          `json:"status"`
+	Updated int64           `json:"updated"`
+	Started *int64          `json:"started,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}

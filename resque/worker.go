@@ -1,0 +1,401 @@
+package resque
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/rs/zerolog"
+)
+
+// Worker takes jobs from php-resque queues and performs them, writing exactly the Redis
+// records a php-resque worker writes (Resque_Worker::work): registration, the "working on"
+// record, status, failures, stats and unregistration.
+//
+// A Worker runs Config.Concurrency slots in this process; each slot is a php-resque worker
+// with its own id. Run blocks until the worker stops. The control methods (Shutdown,
+// ShutdownNow, KillJob, Pause, Resume) map php-resque's signals and are safe to call from
+// any goroutine; the program, not this package, decides which signal calls which.
+type Worker struct {
+	pool *redis.Pool
+	cfg  Config
+	keys Keys
+	log  zerolog.Logger
+	ids  []string
+
+	ctx    context.Context // cancelled when the worker must stop at once
+	cancel context.CancelCauseFunc
+
+	mu       sync.Mutex
+	quit     bool          // Shutdown or ShutdownNow was called
+	quitCh   chan struct{} // closed by Shutdown and ShutdownNow
+	paused   bool
+	resumeCh chan struct{} // closed by Resume
+	slots    []*slot
+	running  atomic.Bool
+
+	watch *watcher // Blocking mode only
+	link  *link
+
+	quitCtxV     context.Context // done once a stop was asked for
+	quitCancel   context.CancelFunc
+	finishCtxV   context.Context // done stopWriteTimeout after a stop was asked for
+	finishCancel context.CancelFunc
+}
+
+// stopWriteTimeout bounds how long a stopping worker keeps retrying to record results
+// while Redis is unreachable. What it cannot write stays in flight for the next prune.
+const stopWriteTimeout = 10 * time.Second
+
+// NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
+// worker holds one connection per slot (plus one per queue in Blocking mode, and one for
+// heartbeats) while it runs.
+func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
+	if pool == nil {
+		return nil, errors.New("resque: NewWorker needs a redis pool")
+	}
+	cfg, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		pool:     pool,
+		cfg:      cfg,
+		keys:     NewKeys(cfg.Namespace),
+		quitCh:   make(chan struct{}),
+		resumeCh: make(chan struct{}),
+	}
+	for i := 0; i < cfg.Concurrency; i++ {
+		w.ids = append(w.ids, workerID(cfg.Hostname, i, cfg.pid, cfg.Queues))
+	}
+	w.log = cfg.Logger.With().Str("worker", w.ids[0]).Logger()
+	w.ctx, w.cancel = context.WithCancelCause(context.Background())
+	w.quitCtxV, w.quitCancel = context.WithCancel(context.Background())
+	w.finishCtxV, w.finishCancel = context.WithCancel(context.Background())
+	w.link = &link{log: w.log}
+	return w, nil
+}
+
+// IDs returns the worker ids of the slots, slot 0 first.
+func (w *Worker) IDs() []string { return append([]string(nil), w.ids...) }
+
+// Keys returns the key builder the worker uses.
+func (w *Worker) Keys() Keys { return w.keys }
+
+// Shutdown stops taking jobs and lets running jobs finish, then Run unregisters and
+// returns: php-resque's SIGQUIT. With Config.ShutdownTimeout set, jobs still running when
+// it expires are stopped as by ShutdownNow.
+func (w *Worker) Shutdown() {
+	first := w.markQuit()
+	if first {
+		w.log.Info().Msg("shutting down: finishing running jobs")
+		if d := w.cfg.ShutdownTimeout; d > 0 {
+			time.AfterFunc(d, func() {
+				w.ShutdownNow(fmt.Errorf("graceful shutdown timed out after %v", d))
+			})
+		}
+	}
+}
+
+// ShutdownNow stops at once: running jobs are cancelled (their context is done with cause)
+// and recorded as failed (Resque_Job_DirtyExitException), then Run unregisters and
+// returns: php-resque's SIGTERM and SIGINT. A nil cause reads "worker shut down".
+func (w *Worker) ShutdownNow(cause error) {
+	if cause == nil {
+		cause = errors.New("worker shut down")
+	}
+	w.markQuit()
+	if w.ctx.Err() == nil {
+		w.log.Info().Msgf("shutting down now: %v", cause)
+	}
+	w.cancel(cause)
+	w.KillJob(cause)
+}
+
+// KillJob cancels the jobs running now, which are recorded as failed; the worker goes on
+// with the next job: php-resque's SIGUSR1.
+func (w *Worker) KillJob(cause error) {
+	if cause == nil {
+		cause = errors.New("job killed")
+	}
+	w.mu.Lock()
+	slots := w.slots
+	w.mu.Unlock()
+	for _, s := range slots {
+		s.kill(cause)
+	}
+}
+
+// Pause stops taking new jobs; running jobs finish: php-resque's SIGUSR2.
+func (w *Worker) Pause() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.paused {
+		w.paused = true
+		w.resumeCh = make(chan struct{})
+		w.log.Info().Msg("paused: no new jobs until resumed (SIGCONT)")
+	}
+}
+
+// Resume undoes Pause: php-resque's SIGCONT.
+func (w *Worker) Resume() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused {
+		w.paused = false
+		close(w.resumeCh)
+		w.log.Info().Msg("resumed")
+	}
+}
+
+// markQuit records that a stop was asked for; it reports whether this call was the first.
+func (w *Worker) markQuit() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quit {
+		return false
+	}
+	w.quit = true
+	close(w.quitCh)
+	w.quitCancel()
+	time.AfterFunc(stopWriteTimeout, w.finishCancel)
+	return true
+}
+
+func (w *Worker) quitCtx() context.Context   { return w.quitCtxV }
+func (w *Worker) finishCtx() context.Context { return w.finishCtxV }
+
+func (w *Worker) quitting() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.quit
+}
+
+// pauseGate returns nil when the worker may take jobs, else a channel closed on Resume.
+func (w *Worker) pauseGate() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused && !w.quit {
+		return w.resumeCh
+	}
+	return nil
+}
+
+// Run registers the worker, performs jobs until Shutdown or ShutdownNow (or ctx is done,
+// which acts as ShutdownNow), then unregisters. It returns an error when Redis cannot be
+// reached at start or the worker cannot register; once running, lost connections are
+// retried with backoff and do not end Run. Run can be called once.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("resque: Worker.Run called twice")
+	}
+	stop := context.AfterFunc(ctx, func() { w.ShutdownNow(context.Cause(ctx)) })
+	defer stop()
+	defer w.cancel(errors.New("worker stopped"))
+
+	conn, err := w.pool.GetContext(ctx)
+	if err != nil {
+		return fmt.Errorf("resque: connect to redis: %w", err)
+	}
+	defer func() { conn.Close() }()
+	if _, err := conn.Do("PING"); err != nil {
+		return fmt.Errorf("resque: connect to redis: %w", err)
+	}
+	if w.cfg.Blocking {
+		if ok, version := supportsBLMOVE(conn); ok {
+			w.watch = newWatcher(w)
+		} else {
+			w.log.Warn().Msgf("BLOCKING needs Redis 6.2 or newer for an atomic claim (this is %s); polling every %v instead", version, w.cfg.Interval)
+		}
+	}
+	if err := loadScripts(conn); err != nil {
+		return fmt.Errorf("resque: load scripts: %w", err)
+	}
+	if n, err := w.pruneDeadWorkers(ctx, conn, nil); err != nil {
+		return fmt.Errorf("resque: %w", err)
+	} else if n > 0 {
+		w.log.Info().Int("pruned", n).Msg("pruned dead workers")
+	}
+	if err := w.register(conn, w.ids); err != nil {
+		return fmt.Errorf("resque: %w", err)
+	}
+	w.log.Info().Strs("queues", w.cfg.Queues).Int("concurrency", w.cfg.Concurrency).
+		Bool("blocking", w.cfg.Blocking).Str("dialect", w.cfg.Dialect.String()).
+		Msg("starting worker " + w.ids[0])
+
+	w.mu.Lock()
+	for i, id := range w.ids {
+		w.slots = append(w.slots, &slot{w: w, n: i, id: id, log: w.cfg.Logger.With().Str("worker", id).Logger(), gone: make(chan struct{})})
+	}
+	slots := w.slots
+	w.mu.Unlock()
+
+	bgCtx, bgStop := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() { defer bg.Done(); w.heartbeatLoop(bgCtx) }()
+
+	for _, s := range slots {
+		go func() { defer s.markGone(); s.run() }()
+	}
+	for _, s := range slots {
+		<-s.gone // a slot whose job was abandoned after a kill counts as gone
+	}
+	bgStop()
+	bg.Wait()
+	if w.watch != nil {
+		w.watch.close()
+	}
+
+	// Unregister the slots that hold no job. A slot whose result could not be written
+	// (Redis unreachable at the end) keeps its registration and in-flight record, so the
+	// next prune settles the job instead of losing it.
+	var clean []string
+	for _, s := range slots {
+		if s.settled() {
+			clean = append(clean, s.id)
+		}
+	}
+	if len(clean) > 0 {
+		err := w.link.retry(w.finishCtx(), func() error {
+			c, err := w.pool.GetContext(context.Background())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return w.unregister(c, clean)
+		})
+		if err != nil {
+			return fmt.Errorf("resque: %w", err)
+		}
+	}
+	if len(clean) < len(slots) {
+		return errors.New("resque: stopped with job results unwritten (Redis unreachable); the next worker start records them")
+	}
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+func (w *Worker) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer t.Stop()
+	skip := map[string]bool{}
+	for _, id := range w.ids {
+		skip[id] = true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := w.pool.GetContext(ctx)
+		if err != nil {
+			continue
+		}
+		err = w.heartbeat(c, w.ids)
+		if err == nil {
+			_, err = w.pruneDeadWorkers(ctx, c, skip)
+		}
+		c.Close()
+		if err != nil {
+			w.log.Debug().Err(err).Msg("heartbeat")
+		}
+	}
+}
+
+// supportsBLMOVE reports whether the server has BLMOVE (Redis 6.2+).
+func supportsBLMOVE(conn redis.Conn) (bool, string) {
+	info, err := redis.String(conn.Do("INFO", "server"))
+	if err != nil {
+		return false, "unknown"
+	}
+	version := "unknown"
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			version = v
+		}
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return false, version
+	}
+	return major > 6 || major == 6 && minor >= 2, version
+}
+
+func loadScripts(conn redis.Conn) error {
+	for _, s := range allScripts {
+		if err := s.Load(conn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sha1hex(b []byte) string {
+	h := sha1.Sum(b)
+	return hex.EncodeToString(h[:])
+}
+
+// link tracks whether Redis is reachable, so that an outage is logged once when it
+// begins and once when it ends, however many slots notice it (chrisboulton/php-resque#23:
+// a network blip once wrote 380 GB of logs).
+type link struct {
+	log   zerolog.Logger
+	mu    sync.Mutex
+	down  bool
+	since time.Time
+}
+
+// retry calls f until it succeeds or ctx is done, sleeping between attempts with capped
+// exponential backoff and jitter (25-50 ms doubling up to 2.5-5 s), so a worker waiting for
+// Redis uses no CPU to speak of.
+func (l *link) retry(ctx context.Context, f func() error) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			l.up()
+			return nil
+		}
+		l.fail(err)
+		sleep := delay/2 + rand.N(delay/2+1)
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("redis unreachable: %w", err)
+		case <-t.C:
+		}
+		if delay < 5*time.Second {
+			delay *= 2
+		}
+	}
+}
+
+func (l *link) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.down {
+		l.down = true
+		l.since = time.Now()
+		l.log.Error().Err(err).Msg("redis unreachable; retrying with backoff")
+	}
+}
+
+func (l *link) up() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		l.down = false
+		l.log.Info().Dur("down_for", time.Since(l.since)).Msg("redis reachable again")
+	}
+}
