@@ -11,7 +11,12 @@ import (
 // BenchmarkWorkerDrain drains b.N tracked no-op jobs with one worker slot and full
 // bookkeeping. scripts/bench compares slot counts with the Redis floor; this one is for
 // profiling (-cpuprofile).
-func BenchmarkWorkerDrain(b *testing.B) {
+func BenchmarkWorkerDrain(b *testing.B) { benchDrain(b, 1) }
+
+// BenchmarkWorkerDrain8 is BenchmarkWorkerDrain with eight slots.
+func BenchmarkWorkerDrain8(b *testing.B) { benchDrain(b, 8) }
+
+func benchDrain(b *testing.B, concurrency int) {
 	srv := server(b)
 	pool := srv.Pool()
 	defer pool.Close()
@@ -24,7 +29,7 @@ func BenchmarkWorkerDrain(b *testing.B) {
 	}
 	mux := NewMux()
 	mux.HandleFunc("Noop", func(ctx context.Context, j *Job) error { return nil })
-	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench"})
+	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench", Concurrency: concurrency})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,3 +51,4 @@ func BenchmarkWorkerDrain(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+

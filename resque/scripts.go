@@ -21,11 +21,14 @@ import "github.com/gomodule/redigo/redis"
 // gap in which a crash loses the job (resque/resque#16, #1047). The record is also kept in
 // the goresque:inflight hash, which php-resque's prune does not know and cannot delete.
 //
-// Starting: when the claimed payload is at most 64 KiB and has a string id, its status
-// becomes "running" (only if the status key exists, as Resque_Job_Status::update does) and,
-// in the v1.3.6 dialect, job:<id>:pid is set. The job keys are assembled from ARGV[11],
-// Keys.jobPrefix(), exactly as Keys.JobStatus and Keys.JobPID build them. Otherwise the
-// caller starts the job itself (startScript).
+// Starting: when the payload ends the way Resque::enqueue writes it, with
+// ,"id":"<32 hex>"[,"prefix":"<p>"],"queue_time":<number>} (read from the end, so nothing in
+// args can be mistaken for it, and without decoding the JSON), its status becomes "running"
+// (only if the status key exists, as Resque_Job_Status::update does) and, in the v1.3.6
+// dialect, job:<id>:pid is set. The job keys are assembled from ARGV[11], Keys.jobPrefix(),
+// exactly as Keys.JobStatus and Keys.JobPID build them. Any other payload (Ruby's without
+// id, a prefix with escapes, another producer's spacing) the caller starts itself
+// (startScript), after decoding it.
 //
 //	KEYS[1] worker:<id>   KEYS[2] goresque:inflight   KEYS[3] queues (the set)
 //	KEYS[4] stat:processed   KEYS[5] stat:processed:<id>   KEYS[6] stat:failed
@@ -98,7 +101,8 @@ if ARGV[10] ~= '' then
     return r
   end
 end
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+-- Never overwrite a job in flight. Just finished: the field was deleted above.
+if r[1] == 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   r[2] = -2
   return r
 end
@@ -110,28 +114,29 @@ for i = 1, nq do
     redis.call('HSET', KEYS[2], ARGV[1], rec)
     r[2] = i - 1
     r[3] = p
-    if #p <= 65536 then
-      local ok, job = pcall(cjson.decode, p)
-      if ok and type(job) == 'table' and type(job.id) == 'string' and job.id ~= '' and
-          (job.prefix == nil or job.prefix == cjson.null or type(job.prefix) == 'string') then
-        local prefix = ''
-        if type(job.prefix) == 'string' and job.prefix ~= '' then
-          prefix = job.prefix .. '_'
-        end
-        if ARGV[12] ~= '' then
-          redis.call('SET', ARGV[11] .. job.id .. ':pid', ARGV[12])
-        end
-        local sk = ARGV[11] .. prefix .. job.id .. ':status'
-        local old = redis.call('GET', sk)
-        if old then
-          local packet = ARGV[13]
-          if ARGV[15] == '1' then
-            packet = packet .. (string.match(old, '"started":(%-?[%w%.%+%-]+)') or 'null') .. ARGV[14]
-          end
-          redis.call('SET', sk, packet)
-        end
-        r[4] = 1
+    local tail = string.sub(p, -300)
+    local id, prefix = string.match(tail, ',"id":"(%x+)","prefix":"([^"\\]*)","queue_time":[-%d.eE+]+}$')
+    if not id then
+      id = string.match(tail, ',"id":"(%x+)","queue_time":[-%d.eE+]+}$')
+      prefix = ''
+    end
+    if id and #id == 32 then
+      if prefix ~= '' then
+        prefix = prefix .. '_'
       end
+      if ARGV[12] ~= '' then
+        redis.call('SET', ARGV[11] .. id .. ':pid', ARGV[12])
+      end
+      local sk = ARGV[11] .. prefix .. id .. ':status'
+      local old = redis.call('GET', sk)
+      if old then
+        local packet = ARGV[13]
+        if ARGV[15] == '1' then
+          packet = packet .. (string.match(old, '"started":(%-?[%w%.%+%-]+)') or 'null') .. ARGV[14]
+        end
+        redis.call('SET', sk, packet)
+      end
+      r[4] = 1
     end
     return r
   end

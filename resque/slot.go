@@ -30,6 +30,9 @@ type slot struct {
 	inflight     *claimed // claimed in Redis and not yet finished there
 	pid          string   // for job:<id>:pid in the v1.3.6 dialect, "" otherwise
 	jobPrefix    string
+	keys         slotKeys
+	second       perSecond
+	args         []any // reused: redigo copies arguments when it sends them
 
 	// The queue list, rebuilt when QUEUE=* sees the queues set change.
 	queues    []string
@@ -87,7 +90,7 @@ func (s *slot) run() {
 	if s.w.cfg.Dialect == DialectPHPResque136 {
 		s.pid = itoa(s.w.cfg.pid)
 	}
-	s.jobPrefix = s.w.keys.jobPrefix()
+	s.initKeys()
 	var next *claimed
 	for {
 		if next == nil {
@@ -135,38 +138,70 @@ func (s *slot) setQueues(qs []string) {
 	}
 }
 
-// cycleArgs returns the cycleScript arguments, and the record tail the claim uses.
-func (s *slot) cycleArgs(fin *outcome, claim bool) (args []any, tail string) {
+// slotKeys are the keys of a slot that do not change from job to job, built once.
+type slotKeys struct {
+	fixed []any // KEYS[1..8] of cycleScript
+	noJob [2]any
+}
+
+// perSecond caches what changes only once a second: the run_at tail of the "working on"
+// record and the running status packet.
+type perSecond struct {
+	sec                   int64
+	tail                  string
+	runHead, runTail, spl string
+}
+
+// initKeys builds the slot's fixed keys; run calls it before the first job, after which
+// they never change (abandon reads them from another goroutine).
+func (s *slot) initKeys() {
 	k := s.w.keys
+	s.keys.fixed = []any{k.Worker(s.id), k.InFlight(), k.Queues(), k.Stat("processed"),
+		k.WorkerStat("processed", s.id), k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed()}
+	s.keys.noJob = [2]any{k.JobStatus("-", ""), k.JobPID("-")} // placeholders, never touched
+	s.jobPrefix = k.jobPrefix()
+}
+
+// cycleArgs returns the cycleScript arguments, appended to buf, and the record tail the
+// claim uses. Without claim it reads only what initKeys set, so abandon can call it.
+func (s *slot) cycleArgs(buf []any, fin *outcome, claim bool) (args []any, tail string) {
 	w := s.w
-	args = make([]any, 0, 28+2*len(s.queues))
-	args = append(args, 10+len(s.claimKeys),
-		k.Worker(s.id), k.InFlight(), k.Queues(), k.Stat("processed"), k.WorkerStat("processed", s.id),
-		k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed())
+	args = buf[:0]
+	nq := 0
+	if claim {
+		nq = len(s.claimKeys)
+	}
+	args = append(args, 10+nq)
+	args = append(args, s.keys.fixed...)
 	if fin != nil {
 		args = append(args, fin.statusKey, fin.pidKey)
 	} else {
-		args = append(args, k.JobStatus("-", ""), k.JobPID("-")) // unused
+		args = append(args, s.keys.noJob[:]...)
 	}
-	args = append(args, s.claimKeys...)
+	if claim {
+		args = append(args, s.claimKeys...)
+	}
 	args = append(args, s.id)
 	if fin != nil {
-		args = append(args, fin.sha, fin.failure, fin.head, fin.tail, fin.splice, statusTTL, fin.delPID)
+		args = append(args, fin.sha, fin.failure, fin.head, fin.tail, fin.splice, statusTTLArg, fin.delPID)
 	} else {
-		args = append(args, "", "", "", "", "0", statusTTL, "0")
+		args = append(args, "", "", "", "", "0", statusTTLArg, "0")
 	}
 	if !claim {
 		return append(args, "", "", s.jobPrefix, "", "", "", "0"), ""
 	}
 	now := w.cfg.now()
-	t, _ := appendPHPString([]byte(`,"run_at":`), w.cfg.Dialect.date(now.In(w.cfg.Location)))
-	tail = string(append(t, `,"payload":`...))
+	if sec := now.Unix(); sec != s.second.sec {
+		t, _ := appendPHPString([]byte(`,"run_at":`), w.cfg.Dialect.date(now.In(w.cfg.Location)))
+		head, rtail, splice := statusUpdate(w.cfg.Dialect, StatusRunning, now, nil)
+		s.second = perSecond{sec: sec, tail: string(append(t, `,"payload":`...)), runHead: head, runTail: rtail, spl: boolFlag(splice)}
+	}
+	tail = s.second.tail
 	n := ""
 	if s.wildcard {
 		n = itoa(len(s.queues))
 	}
-	head, rtail, splice := statusUpdate(w.cfg.Dialect, StatusRunning, now, nil)
-	args = append(args, tail, n, s.jobPrefix, s.pid, head, rtail, boolFlag(splice))
+	args = append(args, tail, n, s.jobPrefix, s.pid, s.second.runHead, s.second.runTail, s.second.spl)
 	for _, h := range s.heads {
 		args = append(args, h)
 	}
@@ -177,6 +212,8 @@ func (s *slot) cycleArgs(fin *outcome, claim bool) (args []any, tail string) {
 	}
 	return args, tail
 }
+
+var statusTTLArg = itoa(statusTTL)
 
 func boolFlag(b bool) string {
 	if b {
@@ -202,7 +239,8 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 		if err != nil {
 			return nil, err
 		}
-		args, tail := s.cycleArgs(fin, claim)
+		args, tail := s.cycleArgs(s.args, fin, claim)
+		s.args = args
 		if err := cycleScript.SendHash(conn, args...); err != nil {
 			s.replyFailed(err)
 			continue
@@ -445,7 +483,7 @@ func (s *slot) abandon(gen uint64, cause error) {
 			return err
 		}
 		defer conn.Close()
-		args, _ := s.cycleArgs(fin, false)
+		args, _ := s.cycleArgs(nil, fin, false)
 		_, err = cycleScript.Do(conn, args...)
 		return err
 	})
