@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/resque"
 )
 
@@ -61,6 +62,68 @@ type workSettings struct {
 	ShutdownTimeout time.Duration
 	DeadJobs        resque.DeadJobPolicy
 	Redis           redisSettings
+	PHP             phpSettings
+}
+
+// phpSettings configure the PHP bridge (package compat).
+type phpSettings struct {
+	Off       bool
+	Mode      compat.Mode
+	Isolation compat.Isolation
+	Binary    string
+	Args      []string
+	Timeout   time.Duration
+	MaxJobs   int
+	MaxMemory int64
+	TTL       time.Duration
+	Debug     bool
+}
+
+// readPHPSettings reads the GORESQUE_PHP_* variables. GORESQUE_PHP_ARGS is split on white
+// space, never given to a shell.
+func readPHPSettings(src source) (phpSettings, error) {
+	var p phpSettings
+	var err error
+	mode, _ := src.get("php", "GORESQUE_PHP")
+	if strings.EqualFold(strings.TrimSpace(mode), "off") {
+		p.Off = true
+		return p, nil
+	}
+	if p.Mode, err = compat.ParseMode(mode); err != nil {
+		return p, badSetting("GORESQUE_PHP=%q: want pool, job or off", mode)
+	}
+	iso, _ := src.get("php-isolation", "GORESQUE_PHP_ISOLATION")
+	if p.Isolation, err = compat.ParseIsolation(iso); err != nil {
+		return p, badSetting("GORESQUE_PHP_ISOLATION=%q: want fork or none", iso)
+	}
+	p.Binary, _ = src.get("php-binary", "GORESQUE_PHP_BINARY")
+	args, _ := src.get("php-args", "GORESQUE_PHP_ARGS")
+	p.Args = strings.Fields(args)
+	if v, ok := src.get("php-timeout", "GORESQUE_PHP_TIMEOUT"); ok && v != "" {
+		if p.Timeout, err = parseSeconds(v); err != nil {
+			return p, badSetting("GORESQUE_PHP_TIMEOUT=%q: %v", v, err)
+		}
+	}
+	if v, ok := src.get("php-ttl", "GORESQUE_PHP_TTL"); ok && v != "" {
+		if p.TTL, err = parseSeconds(v); err != nil {
+			return p, badSetting("GORESQUE_PHP_TTL=%q: %v", v, err)
+		}
+	}
+	if v, ok := src.get("php-max-jobs", "GORESQUE_PHP_MAX_JOBS"); ok && v != "" {
+		if p.MaxJobs, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || p.MaxJobs < 0 {
+			return p, badSetting("GORESQUE_PHP_MAX_JOBS=%q: want a whole number of jobs (0: no limit)", v)
+		}
+	}
+	if v, ok := src.get("php-max-memory", "GORESQUE_PHP_MAX_MEMORY"); ok && v != "" {
+		mb, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || mb < 0 {
+			return p, badSetting("GORESQUE_PHP_MAX_MEMORY=%q: want megabytes (0: no limit)", v)
+		}
+		p.MaxMemory = int64(mb * (1 << 20))
+	}
+	debug, _ := src.get("", "GORESQUE_PHP_DEBUG")
+	p.Debug = !phpEmpty(debug)
+	return p, nil
 }
 
 // readWorkSettings applies bin/resque's rules (chrisboulton/php-resque and
@@ -162,6 +225,9 @@ func readWorkSettings(src source) (workSettings, error) {
 		return s, badSetting("GORESQUE_DEAD_JOBS=%q: want fail or requeue", dj)
 	}
 	if s.Redis, err = readRedisSettings(src); err != nil {
+		return s, err
+	}
+	if s.PHP, err = readPHPSettings(src); err != nil {
 		return s, err
 	}
 	return s, nil

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/resque"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -44,6 +45,14 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 		&cli.StringFlag{Name: "log-format", Usage: "json, console or auto (env GORESQUE_LOG_FORMAT; default auto: console on a terminal)"},
 		&cli.StringFlag{Name: "shutdown-timeout", Usage: "longest wait for running jobs after SIGQUIT, then stop as for SIGTERM (env GORESQUE_SHUTDOWN_TIMEOUT; default: no limit)"},
 		&cli.StringFlag{Name: "dead-jobs", Usage: "what to do with a dead worker's job: fail or requeue (env GORESQUE_DEAD_JOBS; default fail)"},
+		&cli.StringFlag{Name: "php", Usage: "PHP bridge for classes without a Go handler: pool (warm processes), job (php per job) or off (env GORESQUE_PHP; default pool)"},
+		&cli.StringFlag{Name: "php-isolation", Usage: "pool: fork (a child per job, as php-resque) or none (jobs run in the warm process) (env GORESQUE_PHP_ISOLATION; default fork)"},
+		&cli.StringFlag{Name: "php-binary", Usage: "php executable (env GORESQUE_PHP_BINARY; default php)"},
+		&cli.StringFlag{Name: "php-args", Usage: "extra php arguments, split on spaces, e.g. \"-d memory_limit=512M\" (env GORESQUE_PHP_ARGS)"},
+		&cli.StringFlag{Name: "php-timeout", Usage: "kill a PHP job after this long, recorded as a dirty exit (env GORESQUE_PHP_TIMEOUT; default: no limit)"},
+		&cli.StringFlag{Name: "php-max-jobs", Usage: "recycle a warm PHP process after this many jobs (env GORESQUE_PHP_MAX_JOBS)"},
+		&cli.StringFlag{Name: "php-max-memory", Usage: "recycle a warm PHP process above this resident size, in MB (env GORESQUE_PHP_MAX_MEMORY)"},
+		&cli.StringFlag{Name: "php-ttl", Usage: "recycle a warm PHP process after this age (env GORESQUE_PHP_TTL)"},
 	}
 	return &cli.Command{
 		Name:  "work",
@@ -83,6 +92,14 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) 
 	if err := checkRedis(ctx, pool, display); err != nil {
 		return exitFailure, err
 	}
+	if !s.PHP.Off && mux.FallbackHandler() == nil {
+		php, err := newPHPBridge(ctx, s, log)
+		if err != nil {
+			return exitFailure, err
+		}
+		defer php.Close()
+		mux.Fallback(php)
+	}
 	w, err := resque.NewWorker(pool, resque.Config{
 		Namespace:       s.Prefix,
 		Queues:          s.Queues,
@@ -111,6 +128,39 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) 
 		return exitFailure, err
 	}
 	return exitOK, nil
+}
+
+// newPHPBridge starts the PHP bridge and loads the application once, so that a missing php
+// or a broken APP_INCLUDE is one clear line at start, not a failure per job.
+func newPHPBridge(ctx context.Context, s workSettings, log zerolog.Logger) (*compat.PHP, error) {
+	// Jobs that use php-resque themselves (Resque::enqueue) find the Redis settings they
+	// had under bin/resque, also when goresque got them as flags.
+	var env []string
+	if s.Redis.Backend != "" {
+		env = append(env, "REDIS_BACKEND="+s.Redis.Backend)
+	}
+	if s.Redis.DB >= 0 {
+		env = append(env, "REDIS_BACKEND_DB="+strconv.Itoa(s.Redis.DB))
+	}
+	if s.Prefix != "" {
+		env = append(env, "PREFIX="+s.Prefix)
+	}
+	php, err := compat.New(compat.Config{
+		Binary: s.PHP.Binary, Args: s.PHP.Args, AppInclude: s.AppInclude, Env: env,
+		Mode: s.PHP.Mode, Isolation: s.PHP.Isolation, PoolSize: s.Concurrency,
+		Timeout: s.PHP.Timeout, MaxJobs: s.PHP.MaxJobs, MaxMemory: s.PHP.MaxMemory, TTL: s.PHP.TTL,
+		Dialect: s.Dialect, Logger: log, Debug: s.PHP.Debug,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := php.Check(ctx); err != nil {
+		php.Close()
+		return nil, err
+	}
+	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Str("app_include", s.AppInclude).
+		Msg("PHP bridge ready for classes without a Go handler")
+	return php, nil
 }
 
 // handleSignals maps php-resque's signals onto the worker (Resque_Worker::registerSigHandlers).

@@ -51,4 +51,3 @@ func benchDrain(b *testing.B, concurrency int) {
 		b.Fatal(err)
 	}
 }
-

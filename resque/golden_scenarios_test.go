@@ -2,6 +2,7 @@ package resque
 
 import (
 	"encoding/json"
+	"github.com/goresque/goresque/internal/goldentest"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +95,7 @@ var goldenScenarios = []struct {
 		// without a trace; goresque records it as a dirty exit. Check that record, then
 		// compare the rest with php-resque's keyspace.
 		return adjust{
-			actualKeys: func(label string, keys map[string]keyDump) {
+			actualKeys: func(label string, keys map[string]goldentest.KeyDump) {
 				if label == "planted" {
 					return
 				}
@@ -306,13 +307,12 @@ var goldenScenarios = []struct {
 		// Deliberate difference: php-resque decodes the payload and writes it back
 		// re-encoded into worker:<id> and failed; goresque writes the bytes it took.
 		// PHP's re-encoding of the first payload is exactly transcodePHPJSON's output.
-		n := &normalizer{ids: map[string]string{}, pids: map[string]string{}}
-		rawNorm := n.text(raws[0])
+		rawNorm := goldentest.NewNormalizer().Text(raws[0])
 		php, err := transcodePHPJSON(nil, []byte(raws[0]))
 		if err != nil {
 			g.t.Fatal(err)
 		}
-		phpNorm := (&normalizer{ids: map[string]string{}, pids: map[string]string{}}).text(string(php))
+		phpNorm := goldentest.NewNormalizer().Text(string(php))
 		return adjust{
 			expectLine: func(l string) string {
 				if strings.HasPrefix(l, `"RPUSH" "resque:queue:`) {
@@ -320,7 +320,7 @@ var goldenScenarios = []struct {
 				}
 				return strings.ReplaceAll(l, monitorQuote(phpNorm), monitorQuote(rawNorm))
 			},
-			expectKeys: func(label string, keys map[string]keyDump) {
+			expectKeys: func(label string, keys map[string]goldentest.KeyDump) {
 				if f, ok := keys["resque:failed"]; ok {
 					v := f.Value.([]string)
 					for i := range v {

@@ -19,25 +19,23 @@ package resque
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/goldentest"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/rs/zerolog"
 )
 
-const goldenHost = "vm"
+const goldenHost = goldentest.Host
 
 type goldenRun struct {
 	t       *testing.T
@@ -64,13 +62,7 @@ type goldenRun struct {
 
 type snapshot struct {
 	Label string
-	Keys  map[string]keyDump
-}
-
-type keyDump struct {
-	Type  string `json:"type"`
-	TTL   any    `json:"ttl"`
-	Value any    `json:"value"`
+	Keys  map[string]goldentest.KeyDump
 }
 
 func dialectDir(d Dialect) string { return d.String() }
@@ -230,145 +222,7 @@ func (g *goldenRun) quit() {
 }
 
 func (g *goldenRun) snapshot(label string) {
-	g.snapshots = append(g.snapshots, snapshot{Label: label, Keys: g.dump()})
-}
-
-// dump reads the whole keyspace in the golden .keys.json shape.
-func (g *goldenRun) dump() map[string]keyDump {
-	g.t.Helper()
-	out := map[string]keyDump{}
-	for _, k := range redistest.Keys(g.t, g.conn, "") {
-		typ, _ := redis.String(g.conn.Do("TYPE", k))
-		ttl, _ := redis.Int(g.conn.Do("TTL", k))
-		d := keyDump{Type: typ, TTL: ttl}
-		switch typ {
-		case "string":
-			d.Value, _ = redis.String(g.conn.Do("GET", k))
-		case "list":
-			d.Value, _ = redis.Strings(g.conn.Do("LRANGE", k, 0, -1))
-		case "set":
-			v, _ := redis.Strings(g.conn.Do("SMEMBERS", k))
-			sort.Strings(v)
-			d.Value = v
-		case "hash":
-			d.Value, _ = redis.StringMap(g.conn.Do("HGETALL", k))
-		}
-		out[k] = d
-	}
-	return out
-}
-
-// normalizer applies the golden README's normalisation to goresque's output.
-type normalizer struct {
-	ids  map[string]string
-	pids map[string]string
-}
-
-var (
-	reID       = regexp.MustCompile(`[0-9a-f]{32,}`)
-	reWorker   = regexp.MustCompile(`\b` + goldenHost + `:([0-9]+):`)
-	reISO      = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d`)
-	reStrftime = regexp.MustCompile(`(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d \d\d:\d\d:\d\d [A-Z]+ \d{4}`)
-	reTime     = regexp.MustCompile(`\b\d{10}(\.\d+)?\b`)
-	reBtQuoted = regexp.MustCompile(`\\"backtrace\\":\[.*?\],\\"worker\\"`)
-	reBt       = regexp.MustCompile(`"backtrace":\[.*?\],"worker"`)
-	rePIDSet   = regexp.MustCompile(`("SET" "[^"]*:job:<ID\d+>:pid") "[^"]*"`)
-)
-
-func (n *normalizer) text(s string) string {
-	s = reID.ReplaceAllStringFunc(s, func(id string) string {
-		if len(id) != 32 {
-			return id // a script SHA1 or other hex run, not a job id
-		}
-		if v, ok := n.ids[id]; ok {
-			return v
-		}
-		v := "<ID" + strconv.Itoa(len(n.ids)+1) + ">"
-		n.ids[id] = v
-		return v
-	})
-	s = reWorker.ReplaceAllStringFunc(s, func(m string) string {
-		pid := reWorker.FindStringSubmatch(m)[1]
-		return "<HOST>:" + n.pid(pid) + ":"
-	})
-	s = reISO.ReplaceAllString(s, "<DATE_ISO8601>")
-	s = reStrftime.ReplaceAllString(s, "<DATE_STRFTIME>")
-	now := time.Now().Unix()
-	s = reTime.ReplaceAllStringFunc(s, func(m string) string {
-		f, _ := strconv.ParseFloat(m, 64)
-		if f < float64(now-3*86400) || f > float64(now+3*86400) {
-			return m
-		}
-		if strings.Contains(m, ".") {
-			return "<FLOAT_TIME>"
-		}
-		return "<TIME>"
-	})
-	return s
-}
-
-func (n *normalizer) pid(p string) string {
-	if v, ok := n.pids[p]; ok {
-		return v
-	}
-	v := "<PID" + strconv.Itoa(len(n.pids)+1) + ">"
-	n.pids[p] = v
-	return v
-}
-
-// jobPIDMarker replaces the pid stored in job:<id>:pid, in expectations and results alike:
-// php-resque stores its forked child's pid, goresque the worker's own (no fork).
-const jobPIDMarker = "<JOBPID>"
-
-func unifyLine(s string) string {
-	s = reBtQuoted.ReplaceAllString(s, `\"backtrace\":<BACKTRACE>,\"worker\"`)
-	return rePIDSet.ReplaceAllString(s, `$1 "`+jobPIDMarker+`"`)
-}
-
-func unifyKeys(keys map[string]keyDump) map[string]keyDump {
-	out := map[string]keyDump{}
-	for k, d := range keys {
-		if strings.HasSuffix(k, ":pid") && d.Type == "string" {
-			d.Value = jobPIDMarker
-		}
-		if ttl, ok := d.TTL.(int); ok && ttl > 0 {
-			d.TTL = "<TTL ~86400>"
-		}
-		if f, ok := d.TTL.(float64); ok {
-			d.TTL = int(f)
-		}
-		switch v := d.Value.(type) {
-		case string:
-			d.Value = reBt.ReplaceAllString(v, `"backtrace":<BACKTRACE>,"worker"`)
-		case []string:
-			c := make([]string, len(v))
-			for i, s := range v {
-				c[i] = reBt.ReplaceAllString(s, `"backtrace":<BACKTRACE>,"worker"`)
-			}
-			d.Value = c
-		case []any:
-			c := make([]string, len(v))
-			for i, s := range v {
-				c[i] = reBt.ReplaceAllString(s.(string), `"backtrace":<BACKTRACE>,"worker"`)
-			}
-			d.Value = c
-		}
-		out[k] = d
-	}
-	return out
-}
-
-// goresqueOnly are the keys goresque adds beside php-resque's (README: compatibility).
-func goresqueOnly(key string) bool {
-	return strings.HasSuffix(key, ":workers:heartbeat") || strings.HasSuffix(key, ":goresque:inflight")
-}
-
-type goldenExpect struct {
-	Final     map[string]keyDump `json:"final"`
-	Snapshots []struct {
-		Label string             `json:"label"`
-		Keys  map[string]keyDump `json:"keys"`
-	} `json:"snapshots"`
+	g.snapshots = append(g.snapshots, snapshot{Label: label, Keys: goldentest.Dump(g.t, g.conn)})
 }
 
 // adjust lets a scenario state its deliberate differences: it may edit the expected
@@ -376,8 +230,8 @@ type goldenExpect struct {
 // php-resque does not write).
 type adjust struct {
 	expectLine func(string) string
-	expectKeys func(label string, keys map[string]keyDump)
-	actualKeys func(label string, keys map[string]keyDump)
+	expectKeys func(label string, keys map[string]goldentest.KeyDump)
+	actualKeys func(label string, keys map[string]goldentest.KeyDump)
 	actualLine func(string) (string, bool)
 	// expectExtra adds expected lines to a phase, for writes php-resque skipped by a
 	// race goresque does not have.
@@ -394,57 +248,24 @@ func (g *goldenRun) compare(adj adjust) {
 		return len(l) > 0 && l[len(l)-1] == `"ECHO" "# end"`
 	})
 	g.stopMo()
-	final := g.dump()
-	base := filepath.Join("..", "testdata", "golden", g.dir, g.name)
-
-	// Keyspaces.
-	raw, err := os.ReadFile(base + ".keys.norm.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var exp goldenExpect
-	if err := json.Unmarshal(raw, &exp); err != nil {
-		t.Fatal(err)
-	}
-	n := &normalizer{ids: map[string]string{}, pids: map[string]string{}}
+	final := goldentest.Dump(g.t, g.conn)
+	base := goldentest.Path("..", g.dir, g.name)
+	exp := goldentest.LoadExpect(t, base)
+	n := goldentest.NewNormalizer()
 	// Number ids and pids in trace order, as the golden normalisation did.
 	var actualLines []string
 	for _, l := range g.lines() {
-		actualLines = append(actualLines, unifyLine(n.text(l)))
+		actualLines = append(actualLines, goldentest.UnifyLine(n.Text(l)))
 	}
-	normKeys := func(in map[string]keyDump) map[string]keyDump {
-		out := map[string]keyDump{}
-		for k, d := range in {
-			if goresqueOnly(k) {
-				continue
-			}
-			switch v := d.Value.(type) {
-			case string:
-				d.Value = n.text(v)
-			case []string:
-				c := make([]string, len(v))
-				for i, s := range v {
-					c[i] = n.text(s)
-				}
-				d.Value = c
-			}
-			out[n.text(k)] = d
-		}
-		return unifyKeys(out)
-	}
-	check := func(label string, want, got map[string]keyDump) {
-		want = unifyKeys(want)
+	check := func(label string, want, got map[string]goldentest.KeyDump) {
+		want = goldentest.UnifyKeys(want)
 		if adj.expectKeys != nil {
 			adj.expectKeys(label, want)
 		}
 		if adj.actualKeys != nil {
 			adj.actualKeys(label, got)
 		}
-		wb, _ := json.MarshalIndent(want, "", "  ")
-		gb, _ := json.MarshalIndent(got, "", "  ")
-		if string(wb) != string(gb) {
-			t.Errorf("%s/%s keyspace %q differs:\n%s", g.dir, g.name, label, lineDiff(string(wb), string(gb)))
-		}
+		goldentest.CompareKeys(t, fmt.Sprintf("%s/%s keyspace %q", g.dir, g.name, label), want, got)
 	}
 	if len(exp.Snapshots) != len(g.snapshots) {
 		t.Fatalf("%d snapshots, golden has %d", len(g.snapshots), len(exp.Snapshots))
@@ -453,9 +274,9 @@ func (g *goldenRun) compare(adj adjust) {
 		if s.Label != g.snapshots[i].Label {
 			t.Fatalf("snapshot %d is %q, golden %q", i, g.snapshots[i].Label, s.Label)
 		}
-		check(s.Label, s.Keys, normKeys(g.snapshots[i].Keys))
+		check(s.Label, s.Keys, n.Keys(g.snapshots[i].Keys))
 	}
-	check("final", exp.Final, normKeys(final))
+	check("final", exp.Final, n.Keys(final))
 
 	// Traces, phase by phase.
 	rawTrace, err := os.ReadFile(base + ".commands.norm.txt")
@@ -464,7 +285,7 @@ func (g *goldenRun) compare(adj adjust) {
 	}
 	var wantLines []string
 	for _, l := range strings.Split(strings.TrimSpace(string(rawTrace)), "\n") {
-		l = unifyLine(l)
+		l = goldentest.UnifyLine(l)
 		if adj.expectLine != nil {
 			l = adj.expectLine(l)
 		}
@@ -502,19 +323,19 @@ func (g *goldenRun) compare(adj adjust) {
 		if !workerStarted {
 			w, gg := filterCmds(wp.lines, isEnqueueCmd), filterCmds(gp.lines, isEnqueueCmd)
 			if strings.Join(w, "\n") != strings.Join(gg, "\n") {
-				t.Errorf("%s/%s phase %q commands differ:\n%s", g.dir, g.name, wp.name, lineDiff(strings.Join(w, "\n"), strings.Join(gg, "\n")))
+				t.Errorf("%s/%s phase %q commands differ:\n%s", g.dir, g.name, wp.name, goldentest.LineDiff(strings.Join(w, "\n"), strings.Join(gg, "\n")))
 			}
 			continue
 		}
 		w, gg := filterCmds(wp.lines, isWriteCmd), filterCmds(gp.lines, isWriteCmd)
 		wo, go_ := filterCmds(w, isClaimRecord), filterCmds(gg, isClaimRecord)
 		if strings.Join(wo, "\n") != strings.Join(go_, "\n") {
-			t.Errorf("%s/%s phase %q: jobs taken in another order:\n%s", g.dir, g.name, wp.name, lineDiff(strings.Join(wo, "\n"), strings.Join(go_, "\n")))
+			t.Errorf("%s/%s phase %q: jobs taken in another order:\n%s", g.dir, g.name, wp.name, goldentest.LineDiff(strings.Join(wo, "\n"), strings.Join(go_, "\n")))
 		}
 		sort.Strings(w)
 		sort.Strings(gg)
 		if strings.Join(w, "\n") != strings.Join(gg, "\n") {
-			t.Errorf("%s/%s phase %q writes differ (sorted):\n%s", g.dir, g.name, wp.name, lineDiff(strings.Join(w, "\n"), strings.Join(gg, "\n")))
+			t.Errorf("%s/%s phase %q writes differ (sorted):\n%s", g.dir, g.name, wp.name, goldentest.LineDiff(strings.Join(w, "\n"), strings.Join(gg, "\n")))
 		}
 	}
 }
@@ -594,27 +415,6 @@ func isWriteCmd(l string) bool {
 
 func isClaimRecord(l string) bool {
 	return strings.HasPrefix(l, `"SET"`) && regexp.MustCompile(`^"SET" "[^"]*:worker:[^"]*" "\{`).MatchString(l)
-}
-
-// lineDiff shows both texts line by line, marking the first difference.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w == g {
-			fmt.Fprintf(&b, "   %s\n", w)
-			continue
-		}
-		fmt.Fprintf(&b, " - %s\n + %s\n", w, g)
-	}
-	return b.String()
 }
 
 // deadPID returns the pid of a process that has exited.

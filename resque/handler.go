@@ -70,6 +70,9 @@ func (m *Mux) HandleFunc(class string, f func(ctx context.Context, job *Job) err
 // Fallback sets the handler for classes without their own handler.
 func (m *Mux) Fallback(h Handler) { m.fallback = h }
 
+// FallbackHandler returns the handler set with Fallback, or nil.
+func (m *Mux) FallbackHandler() Handler { return m.fallback }
+
 // Classes returns the class names registered with Handle, in registration order.
 func (m *Mux) Classes() []string { return append([]string(nil), m.names...) }
 

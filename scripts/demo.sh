@@ -26,19 +26,22 @@ export REDIS_BACKEND="$tmp/redis.sock"
 
 echo "== PHP pushes jobs exactly as Resque::enqueue does (testdata/phpapp/push.php)"
 push() { php testdata/phpapp/push.php "$REDIS_BACKEND" "$@"; }
-hello=$(push default Goresque_Example_Hello '{"name":"PHP"}' --track --dialect=136)
-nameless=$(push default Goresque_Example_Hello '{}' --track --dialect=136)
-legacy=$(push default Legacy_NotPorted '{"n":1}' --track --dialect=136)
-echo "   pushed $hello $nameless $legacy"
+hello=$(push default Goresque_Example_Hello '{"name":"PHP"}' --track --dialect=136)   # a Go handler
+nameless=$(push default Goresque_Example_Hello '{}' --track --dialect=136)           # a Go handler that fails
+legacy=$(push default Php_Succeed '{"name":"legacy"}' --track --dialect=136)       # a PHP class, not ported
+throws=$(push default Php_Throw '{"message":"card declined"}' --track --dialect=136) # a PHP class that throws
+echo "   pushed $hello $nameless $legacy $throws"
 echo "== goresque enqueue writes the same format"
 mine=$("$GR" enqueue default Goresque_Example_Hello '{"name":"Go"}' --track)
 echo "   pushed $mine"
 "$GR" queues
 
-echo "== goresque work (QUEUE=default INTERVAL=0.1) until the queue is empty"
-QUEUE=default INTERVAL=0.1 VERBOSE=1 GORESQUE_LOG_FORMAT=console PIDFILE="$tmp/worker.pid" "$GR" work &
+echo "== goresque work: Go handlers, and PHP classes from testdata/phpapp through the PHP bridge"
+echo "   QUEUE=default INTERVAL=0.1 APP_INCLUDE=testdata/phpapp/bootstrap.php goresque work"
+QUEUE=default INTERVAL=0.1 VERBOSE=1 APP_INCLUDE=testdata/phpapp/bootstrap.php GORESQUE_LOG_FORMAT=console \
+  PIDFILE="$tmp/worker.pid" "$GR" work &
 for _ in $(seq 100); do
-  [ "$("$GR" stats --json | grep -o '"processed": [0-9]*' | grep -o '[0-9]*$')" = 4 ] && break
+  [ "$("$GR" stats --json | grep -o '"processed": [0-9]*' | grep -o '[0-9]*$')" = 5 ] && break
   sleep 0.1
 done
 "$GR" workers
@@ -47,9 +50,9 @@ wait
 rm -f "$tmp/worker.pid"
 
 echo "== results, as PHP's Resque_Job_Status and resque-web read them"
-for id in "$hello" "$nameless" "$legacy" "$mine"; do
+for id in "$hello" "$nameless" "$legacy" "$throws" "$mine"; do
   echo "$id:"; "$GR" status "$id" | sed 's/^/    /'
 done
 "$GR" stats
 echo "== the failed list (resque:failed)"
-redis-cli -s "$REDIS_BACKEND" lrange resque:failed 0 -1 | cut -c1-220
+redis-cli -s "$REDIS_BACKEND" lrange resque:failed 0 -1 | cut -c1-300

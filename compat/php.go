@@ -1,0 +1,542 @@
+package compat
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/goresque/goresque/resque"
+	"github.com/rs/zerolog"
+)
+
+//go:embed php/runner.php
+var runnerPHP []byte
+
+// PHP runs jobs as PHP classes; it is a resque.Handler. Create it with New, check the
+// application with Check at start-up, and Close it when the worker has stopped.
+type PHP struct {
+	cfg    Config
+	dir    string
+	runner string
+	log    zerolog.Logger
+
+	idle   chan *proc // warm processes not running a job (ModePool)
+	mu     sync.Mutex
+	live   map[*proc]bool
+	closed bool
+}
+
+// New checks cfg (the php binary must exist: a *NotFoundError otherwise) and writes the
+// runner script to a private temporary directory.
+func New(cfg Config) (*PHP, error) {
+	cfg, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "goresque-php-")
+	if err != nil {
+		return nil, fmt.Errorf("compat: %w", err)
+	}
+	runner := filepath.Join(dir, "runner.php")
+	if err := os.WriteFile(runner, runnerPHP, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("compat: %w", err)
+	}
+	return &PHP{
+		cfg:    cfg,
+		dir:    dir,
+		runner: runner,
+		log:    cfg.Logger.With().Str("component", "php").Logger(),
+		idle:   make(chan *proc, cfg.PoolSize),
+		live:   map[*proc]bool{},
+	}, nil
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (p *PHP) Config() Config { return p.cfg }
+
+// Check loads the application once, as a job process would, and returns an error wrapping
+// ErrAppInclude, with PHP's own message, when that fails (a missing APP_INCLUDE, a parse
+// error, an exception during bootstrap). In ModePool it also starts the warm processes.
+func (p *PHP) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if p.cfg.Mode == ModePool {
+		var procs []*proc
+		defer func() {
+			for _, pr := range procs {
+				p.release(pr)
+			}
+		}()
+		for range p.cfg.PoolSize {
+			pr, err := p.start(ctx, "pool")
+			if err != nil {
+				return err
+			}
+			procs = append(procs, pr)
+		}
+		return nil
+	}
+	pr, err := p.start(ctx, "check")
+	if err != nil {
+		return err
+	}
+	p.stop(pr)
+	return nil
+}
+
+// Close stops the warm processes and removes the runner's directory.
+func (p *PHP) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	var procs []*proc
+	for pr := range p.live {
+		procs = append(procs, pr)
+	}
+	p.mu.Unlock()
+	for _, pr := range procs {
+		p.stop(pr)
+	}
+	return os.RemoveAll(p.dir)
+}
+
+// Perform runs job as its PHP class; see the package documentation for the outcomes.
+func (p *PHP) Perform(ctx context.Context, job *resque.Job) error {
+	log := zerolog.Ctx(ctx)
+	if log.GetLevel() == zerolog.Disabled {
+		l := p.log.With().Str("class", job.Class).Str("job_id", job.ID).Logger()
+		log = &l
+	}
+	if p.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, p.cfg.Timeout, fmt.Errorf("timed out after %v", p.cfg.Timeout))
+		defer cancel()
+	}
+	req, err := request(job)
+	if err != nil {
+		return err
+	}
+	if p.cfg.Mode == ModePerJob {
+		pr, err := p.start(ctx, "once")
+		if err != nil {
+			return err
+		}
+		return p.run(ctx, pr, req, job, log, true)
+	}
+	pr, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, pr, req, job, log, false)
+}
+
+// request is the message the runner reads: the payload exactly as taken from the queue.
+func request(job *resque.Job) ([]byte, error) {
+	q, _ := json.Marshal(job.Queue)
+	w, _ := json.Marshal(job.Worker)
+	payload := job.Payload()
+	if !json.Valid(payload) {
+		return nil, fmt.Errorf("compat: payload of %s is not JSON", job.Class)
+	}
+	b := make([]byte, 0, len(payload)+len(q)+len(w)+40)
+	b = append(b, `{"queue":`...)
+	b = append(b, q...)
+	b = append(b, `,"worker":`...)
+	b = append(b, w...)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	return append(b, '}'), nil
+}
+
+// reply is a message from the runner.
+type reply struct {
+	Ready       bool            `json:"ready"`
+	OK          bool            `json:"ok"`
+	Result      json.RawMessage `json:"result"`
+	DontPerform bool            `json:"dontPerform"`
+	Exception   string          `json:"exception"`
+	Message     string          `json:"message"`
+	Backtrace   []string        `json:"backtrace"`
+	Dirty       *int            `json:"dirty"`
+	Child       int             `json:"child"`
+	Mem         int64           `json:"mem"`
+}
+
+// proc is one php process.
+type proc struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	replies chan reply
+	done    chan struct{} // closed when the process has exited
+	exit    error         // cmd.Wait's result, valid after done
+	started time.Time
+	jobs    int
+	out     atomic.Pointer[zerolog.Logger] // where the process's output goes now
+	child   atomic.Int64                   // pid of the forked child running a job
+	isReady atomic.Bool                    // the runner said it is ready
+}
+
+// start starts a runner process in mode and waits for it to be ready ("check", "pool"), or
+// returns at once ("once").
+func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
+	args := append(append([]string{}, p.cfg.Args...), p.runner, mode)
+	cmd := exec.Command(p.cfg.Binary, args...)
+	cmd.Env = append(os.Environ(), p.cfg.Env...)
+	cmd.Env = append(cmd.Env,
+		"APP_INCLUDE="+p.cfg.AppInclude,
+		"GORESQUE_DIALECT="+p.cfg.Dialect.String(),
+		"GORESQUE_ISOLATION="+p.cfg.Isolation.String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	rr, rw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("compat: %w", err)
+	}
+	cmd.ExtraFiles = []*os.File{rw} // file descriptor 3
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		rr.Close()
+		rw.Close()
+		return nil, fmt.Errorf("compat: %w", err)
+	}
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	pr := &proc{cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
+	pr.out.Store(&p.log)
+	var startOut bytes.Buffer // start-up output, for the error when the application fails to load
+	var startMu sync.Mutex
+	if err := cmd.Start(); err != nil {
+		rr.Close()
+		rw.Close()
+		return nil, fmt.Errorf("compat: start php: %w", err)
+	}
+	rw.Close()
+	var outputs sync.WaitGroup
+	for _, s := range []struct {
+		r    io.Reader
+		name string
+	}{{stdout, "stdout"}, {stderr, "stderr"}} {
+		outputs.Add(1)
+		go func() {
+			defer outputs.Done()
+			sc := bufio.NewScanner(s.r)
+			sc.Buffer(make([]byte, 64*1024), 1024*1024)
+			for sc.Scan() {
+				line := sc.Text()
+				if mode != "once" && !pr.ready() {
+					startMu.Lock()
+					startOut.WriteString(line + "\n")
+					startMu.Unlock()
+				}
+				pr.out.Load().Info().Str("stream", s.name).Int("php_pid", cmd.Process.Pid).Msg(line)
+			}
+		}()
+	}
+	go func() {
+		defer rr.Close()
+		br := bufio.NewReader(rr)
+		for {
+			msg, err := readFrame(br)
+			if err != nil {
+				close(pr.replies)
+				return
+			}
+			if p.cfg.Debug {
+				p.log.Debug().Int("php_pid", cmd.Process.Pid).Bytes("reply", msg).Msg("php protocol")
+			}
+			var r reply
+			if err := json.Unmarshal(msg, &r); err != nil {
+				p.log.Error().Err(err).Bytes("reply", msg).Msg("unreadable reply from the PHP runner")
+				continue
+			}
+			pr.replies <- r
+		}
+	}()
+	go func() {
+		outputs.Wait() // read all output before Wait closes the pipes
+		pr.exit = cmd.Wait()
+		close(pr.done)
+	}()
+	p.mu.Lock()
+	p.live[pr] = true
+	p.mu.Unlock()
+	if mode == "once" {
+		return pr, nil
+	}
+	select {
+	case r, ok := <-pr.replies:
+		if ok && r.Ready {
+			pr.markReady()
+			return pr, nil
+		}
+	case <-ctx.Done():
+		p.stop(pr)
+		return nil, fmt.Errorf("compat: PHP start-up: %w", context.Cause(ctx))
+	}
+	<-pr.done
+	p.forget(pr)
+	startMu.Lock()
+	msg := strings.TrimSpace(startOut.String())
+	startMu.Unlock()
+	if msg == "" {
+		msg = describeExit(pr.exit)
+	}
+	return nil, fmt.Errorf("%w (APP_INCLUDE=%q): %s", ErrAppInclude, p.cfg.AppInclude, msg)
+}
+
+func (pr *proc) ready() bool { return pr.isReady.Load() }
+func (pr *proc) markReady()  { pr.isReady.Store(true) }
+
+func readFrame(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("bad frame length %q", line)
+	}
+	msg := make([]byte, n)
+	_, err = io.ReadFull(br, msg)
+	return msg, err
+}
+
+func writeFrame(w io.Writer, msg []byte) error {
+	b := make([]byte, 0, len(msg)+12)
+	b = strconv.AppendInt(b, int64(len(msg)), 10)
+	b = append(b, '\n')
+	b = append(b, msg...)
+	_, err := w.Write(b)
+	return err
+}
+
+// acquire returns a warm process, starting one when none is idle.
+func (p *PHP) acquire(ctx context.Context) (*proc, error) {
+	for {
+		select {
+		case pr := <-p.idle:
+			select {
+			case <-pr.done:
+				p.forget(pr)
+				continue // died while idle
+			default:
+				return pr, nil
+			}
+		default:
+		}
+		return p.start(ctx, "pool")
+	}
+}
+
+// release returns a warm process to the pool, or stops it when it must be recycled.
+func (p *PHP) release(pr *proc) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	reason := ""
+	select {
+	case <-pr.done:
+		p.forget(pr)
+		return
+	default:
+	}
+	switch {
+	case closed:
+		reason = "closing"
+	case p.cfg.MaxJobs > 0 && pr.jobs >= p.cfg.MaxJobs:
+		reason = "max jobs reached"
+	case p.cfg.TTL > 0 && time.Since(pr.started) >= p.cfg.TTL:
+		reason = "time to live reached"
+	case p.cfg.MaxMemory > 0 && rss(pr.cmd.Process.Pid) > p.cfg.MaxMemory:
+		reason = "memory limit reached"
+	}
+	if reason == "" {
+		select {
+		case p.idle <- pr:
+			return
+		default:
+			reason = "pool full"
+		}
+	}
+	p.log.Debug().Int("php_pid", pr.cmd.Process.Pid).Int("jobs", pr.jobs).Msg("recycling PHP process: " + reason)
+	go p.stop(pr)
+}
+
+// stop ends a process: stdin closed (the runner exits after its job), then SIGTERM and
+// SIGKILL to its group if it lingers.
+func (p *PHP) stop(pr *proc) {
+	pr.stdin.Close()
+	select {
+	case <-pr.done:
+	case <-time.After(p.cfg.KillGrace):
+		killGroup(pr.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-pr.done:
+		case <-time.After(p.cfg.KillGrace):
+			killGroup(pr.cmd.Process.Pid, syscall.SIGKILL)
+			<-pr.done
+		}
+	}
+	p.forget(pr)
+}
+
+func (p *PHP) forget(pr *proc) {
+	p.mu.Lock()
+	delete(p.live, pr)
+	p.mu.Unlock()
+}
+
+// run sends req to pr and waits for the outcome, killing the job if ctx ends first.
+func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger, once bool) (err error) {
+	pr.out.Store(log)
+	pr.jobs++
+	defer func() {
+		pr.out.Store(&p.log)
+		if once {
+			p.stop(pr)
+			return
+		}
+		p.release(pr)
+	}()
+	if p.cfg.Debug {
+		log.Debug().Int("php_pid", pr.cmd.Process.Pid).Bytes("request", req).Msg("php protocol")
+	}
+	if err := writeFrame(pr.stdin, req); err != nil {
+		return p.died(pr, job, err)
+	}
+	if once {
+		pr.stdin.Close()
+	}
+	for {
+		select {
+		case r, ok := <-pr.replies:
+			if !ok {
+				return p.died(pr, job, nil)
+			}
+			if r.Child > 0 {
+				pr.child.Store(int64(r.Child))
+				continue
+			}
+			pr.child.Store(0)
+			return outcome(r, job)
+		case <-ctx.Done():
+			return p.kill(ctx, pr, job)
+		}
+	}
+}
+
+// outcome maps a reply onto what the worker records.
+func outcome(r reply, job *resque.Job) error {
+	switch {
+	case r.OK:
+		if len(r.Result) > 0 {
+			job.SetResult(r.Result)
+		}
+		return nil
+	case r.DontPerform:
+		return resque.ErrDontPerform
+	case r.Exception != "":
+		return &resque.JobError{Exception: r.Exception, Message: r.Message, Backtrace: r.Backtrace}
+	case r.Dirty != nil:
+		return dirty(*r.Dirty)
+	}
+	return resque.DirtyExit("Job exited abnormally: the PHP runner sent no outcome", nil)
+}
+
+// dirty is php-resque's record of a child that exited without an outcome: exit code n, or
+// killed by signal -n.
+func dirty(n int) error {
+	if n < 0 {
+		return resque.DirtyExit("Job exited abnormally", fmt.Errorf("killed by signal %d", -n))
+	}
+	return resque.DirtyExit("Job exited with exit code "+strconv.Itoa(n), nil)
+}
+
+// died maps a process that ended before replying: its exit code, as php-resque reads its
+// child's (exit 0 counts as success, as there), or the signal that killed it.
+func (p *PHP) died(pr *proc, job *resque.Job, werr error) error {
+	<-pr.done
+	var ee *exec.ExitError
+	if errors.As(pr.exit, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return dirty(-int(ws.Signal()))
+		}
+		return dirty(ee.ExitCode())
+	}
+	if pr.exit == nil {
+		return nil // exit(0) inside perform(): a success for php-resque
+	}
+	return resque.DirtyExit("Job exited abnormally", errors.Join(pr.exit, werr))
+}
+
+// kill stops the running job when ctx ends (timeout, SIGUSR1, SIGTERM): the forked child's
+// group in fork isolation (the warm process survives), else the whole process group.
+// SIGTERM first, SIGKILL after KillGrace.
+func (p *PHP) kill(ctx context.Context, pr *proc, job *resque.Job) error {
+	cause := context.Cause(ctx)
+	target := pr.cmd.Process.Pid
+	if c := pr.child.Load(); c > 0 {
+		target = int(c)
+	}
+	killGroup(target, syscall.SIGTERM)
+	grace := time.NewTimer(p.cfg.KillGrace)
+	defer grace.Stop()
+	for {
+		select {
+		case r, ok := <-pr.replies:
+			if !ok {
+				<-pr.done
+				return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+			}
+			if r.Child > 0 {
+				continue
+			}
+			pr.child.Store(0)
+			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+		case <-pr.done:
+			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+		case <-grace.C:
+			killGroup(target, syscall.SIGKILL)
+		}
+	}
+}
+
+func killGroup(pid int, sig syscall.Signal) {
+	if syscall.Kill(-pid, sig) != nil {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "php exited before it was ready"
+	}
+	return "php: " + err.Error()
+}
+
+// rss is a process's resident size in bytes (0 when unknown).
+func rss(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}

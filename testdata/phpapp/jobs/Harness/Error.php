@@ -1,0 +1,8 @@
+<?php
+class Harness_Error
+{
+    public function perform()
+    {
+        return harness_no_such_function();
+    }
+}

@@ -1,0 +1,8 @@
+<?php
+class Php_Exit
+{
+    public function perform()
+    {
+        exit((int)$this->args['code']);
+    }
+}

@@ -1,0 +1,7 @@
+<?php
+class Php_Noop
+{
+    public function perform()
+    {
+    }
+}
