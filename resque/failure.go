@@ -2,7 +2,6 @@ package resque
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -15,15 +14,16 @@ import (
 // {"failed_at","payload","exception","error","backtrace":[...],"worker","queue"}, in that
 // order, with the payload's raw bytes embedded unchanged.
 //
-// A payload that is not JSON cannot be embedded. php-resque records null there and loses
-// the bytes; goresque writes it as a JSON string (invalid UTF-8 shown as U+FFFD) and adds a
+// A payload that is not JSON (or that PHP could not decode inside the record: invalid UTF-8,
+// nested too deep) cannot be embedded. php-resque records null there and loses the bytes;
+// goresque writes it as a JSON string (invalid UTF-8 shown as U+FFFD) and adds a
 // "payload_base64" field with the exact bytes, so the item can be inspected and replayed.
 func failureRecord(d Dialect, failedAt time.Time, payload []byte, je *JobError, worker, queue string) ([]byte, error) {
 	b := make([]byte, 0, len(payload)+256)
 	b = append(b, `{"failed_at":`...)
 	b, _ = appendPHPString(b, d.date(failedAt))
 	b = append(b, `,"payload":`...)
-	embedded := utf8.Valid(payload) && json.Valid(payload)
+	embedded := embeddable(payload)
 	if embedded {
 		b = append(b, payload...)
 	} else {

@@ -224,7 +224,20 @@ func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' ||
 
 // jsonSkip returns the end of the JSON value starting at b[i], validating it. Nesting is
 // tracked with a counter, not recursion, so hostile input cannot exhaust the stack.
-func jsonSkip(b []byte, i int) (int, error) {
+func jsonSkip(b []byte, i int) (int, error) { return jsonSkipDepth(b, i, maxPayloadDepth) }
+
+// embeddable reports whether raw can be written inside a record PHP will json_decode: valid
+// UTF-8 JSON, nested at most one level less than PHP accepts (the record adds one).
+func embeddable(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	i := jsonSpace(raw, 0)
+	end, err := jsonSkipDepth(raw, i, maxPayloadDepth-1)
+	return err == nil && jsonSpace(raw, end) == len(raw)
+}
+
+func jsonSkipDepth(b []byte, i, maxDepth int) (int, error) {
 	var stack []byte // '[' or '{' per open level
 	for {
 		if i >= len(b) {
@@ -239,8 +252,8 @@ func jsonSkip(b []byte, i int) (int, error) {
 			}
 			i = end
 		case c == '{' || c == '[':
-			if len(stack) >= maxPayloadDepth {
-				return 0, fmt.Errorf("nested deeper than %d levels (PHP's json_decode limit)", maxPayloadDepth)
+			if len(stack) >= maxDepth {
+				return 0, fmt.Errorf("nested deeper than %d levels (PHP's json_decode limit)", maxDepth)
 			}
 			stack = append(stack, c)
 			i = jsonSpace(b, i+1)

@@ -14,6 +14,7 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
-echo "== fuzz (brief)"
-go test ./resque -run '^$' -fuzz '^FuzzTranscodePHPJSON$' -fuzztime 20s
+echo "== fuzz (brief): PHP-style JSON transcoding and payload decoding"
+go test ./resque -run '^$' -fuzz '^FuzzTranscodePHPJSON$' -fuzztime 15s
+go test ./resque -run '^$' -fuzz '^FuzzDecodePayload$' -fuzztime 15s
 echo "== all tests passed"
