@@ -41,7 +41,9 @@ func clientFor(c *cli.Context, env lookupFunc) (*resque.Client, *redis.Pool, err
 	return resque.NewClient(pool, prefix, dialect), pool, nil
 }
 
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}
+// jsonFlag returns a fresh --json flag: urfave/cli writes into flags while parsing, so
+// commands must not share one.
+func jsonFlag() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"} }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -92,7 +94,7 @@ func queuesCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "queues",
 		Usage: "list queues and their sizes",
-		Flags: append([]cli.Flag{jsonFlag}, redisFlags()...),
+		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {
@@ -123,7 +125,7 @@ func workersCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "workers",
 		Usage: "list registered workers (php-resque, goresque and Ruby alike) and what they work on",
-		Flags: append([]cli.Flag{jsonFlag}, redisFlags()...),
+		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {
@@ -176,7 +178,7 @@ func statsCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
 		Usage: "show processed and failed counts, pending jobs and workers",
-		Flags: append([]cli.Flag{jsonFlag}, redisFlags()...),
+		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {
@@ -211,7 +213,7 @@ func statusCommand(env lookupFunc) *cli.Command {
 		Usage:     "show a tracked job's status (waiting, running, failed, complete)",
 		ArgsUsage: "JOB_ID",
 		Flags: append([]cli.Flag{
-			jsonFlag,
+			jsonFlag(),
 			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix the job was enqueued with"},
 		}, redisFlags()...),
 		Action: func(c *cli.Context) error {

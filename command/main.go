@@ -28,7 +28,7 @@ func Main(mux *resque.Mux) int {
 }
 
 // Run is Main with its inputs given, for tests and embedding. Signals are handled only
-// by `work`.
+// by `work`. Calls must not overlap: urfave/cli keeps some global state.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux) int {
 	if mux == nil {
 		mux = resque.NewMux()

@@ -95,12 +95,20 @@ func parseBackend(r redisSettings) (target, error) {
 	return t, nil
 }
 
-// redactErr removes the URL's password from an error message.
+// redactErr removes the URL's credentials from an error message. It cuts them out of the
+// raw string: the URL may be the one that failed to parse.
 func redactErr(err error, rawURL string) string {
 	msg := err.Error()
-	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	rest, ok := strings.CutPrefix(rawURL, "redis://")
+	if !ok {
+		rest, ok = strings.CutPrefix(rawURL, "rediss://")
+	}
+	if !ok {
+		return msg
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if userinfo := rest[:at]; userinfo != "" {
+			msg = strings.ReplaceAll(msg, userinfo, "xxxxx")
 		}
 	}
 	return msg

@@ -233,6 +233,18 @@ func readWorkSettings(src source) (workSettings, error) {
 	return s, nil
 }
 
+// parseBool reads a yes/no setting; known is false for anything else, so a typo never
+// turns on something like skipping certificate checks.
+func parseBool(v string) (on, known bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on", "y":
+		return true, true
+	case "", "0", "false", "no", "off", "n":
+		return false, true
+	}
+	return false, false
+}
+
 // parseSeconds reads "30", "2.5" (seconds) or a Go duration ("1m30s").
 func parseSeconds(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
@@ -294,7 +306,11 @@ func readRedisSettings(src source) (redisSettings, error) {
 	r.TLS.KeyFile, _ = src.get("tls-key", "REDIS_TLS_KEY_FILE")
 	r.TLS.ServerName, _ = src.get("tls-server-name", "REDIS_TLS_SERVER_NAME")
 	if v, ok := src.get("tls-insecure-skip-verify", "REDIS_TLS_INSECURE_SKIP_VERIFY"); ok {
-		r.TLS.InsecureSkipVerify = !phpEmpty(v) && v != "false"
+		on, known := parseBool(v)
+		if !known {
+			return r, badSetting("REDIS_TLS_INSECURE_SKIP_VERIFY=%q: want 1/true/yes/on or 0/false/no/off", v)
+		}
+		r.TLS.InsecureSkipVerify = on
 	}
 	if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
 		return r, badSetting("REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +86,8 @@ func Start(opts Options) (*Server, error) {
 	}
 	args = append(args, opts.Args...)
 	s.cmd = exec.Command(bin, args...)
+	// If the test binary dies (a crash, a killed pipe), its server goes with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start redis-server: %w", err)
