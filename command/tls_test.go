@@ -6,7 +6,6 @@ package command
 // the command line (enqueue, queues, status, work), in-process and as a real process.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -149,7 +148,7 @@ func aclArgs() []string {
 func startTCPRedis(t *testing.T, certFile, keyFile, caFile string, extra ...string) (*redistest.Server, int) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port, err := freeLoopbackPort()
+		port, err := redistest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,15 +175,6 @@ func startTCPRedis(t *testing.T, certFile, keyFile, caFile string, extra ...stri
 		c.Close()
 		return srv, port
 	}
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // cliEnv is a test environment for Run and readRedisSettings; nothing comes from os.Environ.
@@ -225,24 +215,6 @@ func checkRedisWith(t *testing.T, e cliEnv) error {
 	return checkRedis(ctx, pool, display)
 }
 
-// safeBuffer is an io.Writer safe for a worker's goroutines.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *safeBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *safeBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type cliRun struct {
 	code           int
 	stdout, stderr string
@@ -262,7 +234,7 @@ var inProcCLIMu sync.Mutex
 func runCLIInProc(ctx context.Context, e cliEnv, args ...string) cliRun {
 	inProcCLIMu.Lock()
 	defer inProcCLIMu.Unlock()
-	var out, errb safeBuffer
+	var out, errb syncBuffer
 	code := Run(ctx, append([]string{"goresque"}, args...), &out, &errb, e.lookup, testMux())
 	return cliRun{code: code, stdout: out.String(), stderr: errb.String()}
 }
@@ -364,7 +336,7 @@ func workOneJobInProc(t *testing.T, e cliEnv, queue, id string, secrets []string
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb safeBuffer
+	var out, errb syncBuffer
 	done := make(chan int, 1)
 	we := e.with("QUEUE="+queue, "INTERVAL=0.1", "VERBOSE=1", "GORESQUE_LOG_FORMAT=json")
 	// The worker runs for a while: hold inProcCLIMu only until its action reads the environment,
@@ -680,7 +652,7 @@ func TestPasswordNotInProcessList(t *testing.T) {
 	for k, v := range e {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out safeBuffer
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -234,4 +234,3 @@ func TestShutdownTimeout(t *testing.T) {
 		t.Errorf("failed = %v", f)
 	}
 }
-

@@ -65,19 +65,10 @@ func decodePayload(queue string, raw []byte) (*Job, error) {
 		i++
 	} else {
 		for {
-			if i >= len(raw) || raw[i] != '"' {
-				return j, &PayloadError{Reason: "not JSON", Err: jsonErrAt(raw, i, "expected a key")}
-			}
-			kend, err := jsonSkipString(raw, i)
+			key, vstart, err := jsonKeyAt(raw, i)
 			if err != nil {
 				return j, &PayloadError{Reason: "not JSON", Err: err}
 			}
-			key := raw[i:kend]
-			i = jsonSpace(raw, kend)
-			if i >= len(raw) || raw[i] != ':' {
-				return j, &PayloadError{Reason: "not JSON", Err: jsonErrAt(raw, i, "expected ':'")}
-			}
-			vstart := jsonSpace(raw, i+1)
 			vend, err := jsonSkip(raw, vstart)
 			if err != nil {
 				return j, &PayloadError{Reason: "not JSON", Err: err}
@@ -220,6 +211,23 @@ func jsonSkipString(b []byte, i int) (int, error) {
 	return 0, jsonErrAt(b, len(b), "unterminated string")
 }
 
+// jsonKeyAt reads an object key at b[i] and the colon after it; it returns the key token
+// (quotes included) and where the value starts.
+func jsonKeyAt(b []byte, i int) (key []byte, next int, err error) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, jsonErrAt(b, i, "expected a key")
+	}
+	end, err := jsonSkipString(b, i)
+	if err != nil {
+		return nil, 0, err
+	}
+	next = jsonSpace(b, end)
+	if next >= len(b) || b[next] != ':' {
+		return nil, 0, jsonErrAt(b, next, "expected ':'")
+	}
+	return b[i:end], jsonSpace(b, next+1), nil
+}
+
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // jsonSkip returns the end of the JSON value starting at b[i], validating it. Nesting is
@@ -263,18 +271,10 @@ func jsonSkipDepth(b []byte, i, maxDepth int) (int, error) {
 				break
 			}
 			if c == '{' {
-				if i >= len(b) || b[i] != '"' {
-					return 0, jsonErrAt(b, i, "expected a key")
-				}
-				end, err := jsonSkipString(b, i)
-				if err != nil {
+				var err error
+				if _, i, err = jsonKeyAt(b, i); err != nil {
 					return 0, err
 				}
-				i = jsonSpace(b, end)
-				if i >= len(b) || b[i] != ':' {
-					return 0, jsonErrAt(b, i, "expected ':'")
-				}
-				i = jsonSpace(b, i+1)
 			}
 			continue
 		case c == '-' || '0' <= c && c <= '9':
@@ -312,18 +312,10 @@ func jsonSkipDepth(b []byte, i, maxDepth int) (int, error) {
 			}
 			i = jsonSpace(b, i+1)
 			if top == '{' {
-				if i >= len(b) || b[i] != '"' {
-					return 0, jsonErrAt(b, i, "expected a key")
-				}
-				end, err := jsonSkipString(b, i)
-				if err != nil {
+				var err error
+				if _, i, err = jsonKeyAt(b, i); err != nil {
 					return 0, err
 				}
-				i = jsonSpace(b, end)
-				if i >= len(b) || b[i] != ':' {
-					return 0, jsonErrAt(b, i, "expected ':'")
-				}
-				i = jsonSpace(b, i+1)
 			}
 			break
 		}

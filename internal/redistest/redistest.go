@@ -65,7 +65,7 @@ func Start(opts Options) (*Server, error) {
 	s.Addr = "unix:" + s.Socket
 	port := "0"
 	if opts.TCP {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -241,8 +241,8 @@ func (s *Server) Monitor(tb testing.TB) (lines func() []string, stop func()) {
 	return lines, stop
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
+// FreePort asks the kernel for an unused loopback port.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
