@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,4 +350,51 @@ func TestStartupErrors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// What a job prints is logged, line by line, with the job's id.
+func TestOutputIsLoggedWithTheJobID(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			var buf syncBuffer
+			p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+			j := job(t, "Php_Output", `null`)
+			if err := perform(t, p, j); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(buf.String(), "line on stderr") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			for _, want := range []string{
+				`"job_id":"` + j.ID + `","stream":"stdout"`,
+				`"message":"line on stdout"`,
+				`"stream":"stderr"`,
+				`"message":"line on stderr"`,
+			} {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, buf.String())
+				}
+			}
+		})
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

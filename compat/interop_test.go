@@ -1,0 +1,123 @@
+package compat
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/redistest"
+	"github.com/goresque/goresque/resque"
+	"github.com/rs/zerolog"
+)
+
+// TestBridgeWithRealPHPResque runs PHP jobs through the bridge inside an application whose
+// bootstrap loads real php-resque (PHP_RESQUE_DIR, laid out as resque/interop_test.go
+// describes): the job object is php-resque's Resque_Job, DontPerform is php-resque's class,
+// and a job's own Resque::enqueue() reaches Redis through php-resque. Skipped, saying so,
+// without PHP_RESQUE_DIR.
+func TestBridgeWithRealPHPResque(t *testing.T) {
+	dir := os.Getenv("PHP_RESQUE_DIR")
+	if dir == "" {
+		t.Skip("PHP_RESQUE_DIR is not set: this test needs real php-resque checkouts (see resque/interop_test.go)")
+	}
+	needPHP(t)
+	for _, d := range []resque.Dialect{resque.DialectPHPResque1, resque.DialectPHPResque136} {
+		autoload := filepath.Join(dir, d.String(), "vendor", "autoload.php")
+		if _, err := os.Stat(autoload); err != nil {
+			continue
+		}
+		for _, m := range models {
+			t.Run(d.String()+"/"+m.name, func(t *testing.T) { bridgeWithPHPResque(t, d, m, autoload) })
+		}
+	}
+}
+
+func bridgeWithPHPResque(t *testing.T, d resque.Dialect, m model, autoload string) {
+	srv := redistest.StartTB(t, redistest.Options{TCP: true})
+	pool := srv.Pool()
+	defer pool.Close()
+	conn := pool.Get()
+	defer conn.Close()
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap.php")
+	code := "<?php\nrequire " + strconv.Quote(autoload) + ";\nrequire " + strconv.Quote(app("bootstrap.php")) + ";\n"
+	if err := os.WriteFile(bootstrap, []byte(code), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	php, err := New(Config{
+		AppInclude: bootstrap, Env: []string{"REDIS_BACKEND=127.0.0.1:" + strconv.Itoa(srv.Port)},
+		Mode: m.mode, Isolation: m.isolation, Dialect: d, Logger: zerolog.New(zerolog.NewTestWriter(t)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer php.Close()
+	if err := php.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	client := resque.NewClient(pool, "", d)
+	lifecycle := filepath.Join(t.TempDir(), "lifecycle.json")
+	parent, err := client.Enqueue(context.Background(), "default", "Harness_EnqueueOther",
+		json.RawMessage(`{"class":"Harness_Succeed","args":{"from":"parent"},"track":true}`), resque.EnqueueOptions{Track: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped, _ := client.Enqueue(context.Background(), "default", "Harness_DontPerform", nil, resque.EnqueueOptions{Track: true})
+	_, _ = client.Enqueue(context.Background(), "default", "Php_Lifecycle", map[string]any{"file": lifecycle}, resque.EnqueueOptions{})
+	mux := resque.NewMux()
+	mux.Fallback(php)
+	w, err := resque.NewWorker(pool, resque.Config{Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d, Handler: mux})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, _ := redis.Int(conn.Do("GET", "resque:stat:processed"))
+		if n >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d of 4", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Shutdown()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st, err := client.Status(context.Background(), parent, "")
+	if err != nil || st.Status != resque.StatusComplete {
+		t.Fatalf("parent: %+v %v", st, err)
+	}
+	if d == resque.DialectPHPResque136 {
+		var child string
+		if err := json.Unmarshal(st.Result, &child); err != nil || len(child) != 32 {
+			t.Fatalf("parent result %s: want the child's id", st.Result)
+		}
+		if cst, err := client.Status(context.Background(), child, ""); err != nil || cst.Status != resque.StatusComplete {
+			t.Errorf("child enqueued by php-resque inside the job: %+v %v", cst, err)
+		}
+	}
+	if st, _ := client.Status(context.Background(), skipped, ""); st.Status != resque.StatusComplete {
+		t.Errorf("DontPerform: %+v", st)
+	}
+	if f, _ := redis.Int(conn.Do("LLEN", "resque:failed")); f != 0 {
+		raw, _ := redis.Strings(conn.Do("LRANGE", "resque:failed", 0, -1))
+		t.Errorf("failures: %v", raw)
+	}
+	b, _ := os.ReadFile(lifecycle)
+	var lc struct {
+		Seen struct {
+			JobClass string `json:"job_class"`
+		} `json:"seen"`
+	}
+	if json.Unmarshal(b, &lc) != nil || lc.Seen.JobClass != "Resque_Job" {
+		t.Errorf("the job object was not php-resque's Resque_Job: %s", b)
+	}
+}
