@@ -79,6 +79,19 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 		startedAt[i] = time.Now()
 	}
 	restart := make(chan int, s.Count)
+	// Workers waiting out their restart backoff: a stop must not wait for them.
+	pending := map[int]*time.Timer{}
+	stopAll := func() {
+		log.Debug().Int("pending_restarts", len(pending)).Int("running", running).Msg("stopping worker processes")
+		mu.Lock()
+		stopping = true
+		mu.Unlock()
+		for i, tm := range pending {
+			tm.Stop()
+			delete(pending, i)
+			running--
+		}
+	}
 	forward := func(sig os.Signal) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -91,16 +104,12 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 	for running > 0 {
 		select {
 		case <-ctx.Done():
-			mu.Lock()
-			stopping = true
-			mu.Unlock()
+			stopAll()
 			forward(syscall.SIGTERM)
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT:
-				mu.Lock()
-				stopping = true
-				mu.Unlock()
+				stopAll()
 			}
 			forward(sig)
 		case e := <-exits:
@@ -118,15 +127,12 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 			}
 			backoff[i] = min(max(2*backoff[i], time.Second), 30*time.Second)
 			log.Warn().Int("worker", i).Dur("in", backoff[i]).Msg("restarting worker process")
-			time.AfterFunc(backoff[i], func() { restart <- i })
+			pending[i] = time.AfterFunc(backoff[i], func() { restart <- i })
 		case i := <-restart:
-			mu.Lock()
-			st := stopping
-			mu.Unlock()
-			if st {
-				running--
-				continue
+			if _, ok := pending[i]; !ok {
+				continue // cancelled by a stop
 			}
+			delete(pending, i)
 			startedAt[i] = time.Now()
 			if err := start(i); err != nil {
 				log.Error().Err(err).Int("worker", i).Msg("cannot restart worker process")
@@ -134,6 +140,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 			}
 		}
 	}
+	log.Debug().Msg("all worker processes stopped")
 	return exitOK
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goresque/goresque/internal/chaos"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/goresque/goresque/resque"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -23,8 +24,11 @@ var (
 const childEnv = "GORESQUE_TEST_PROGRAM"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
+	switch {
+	case os.Getenv(childEnv) == "1":
 		os.Exit(Main(testMux()))
+	case os.Getenv(chaosProgramEnv) == "1":
+		os.Exit(Main(chaos.WorkerMux()))
 	}
 	os.Exit(testscript.RunMain(withServer{m}, map[string]func() int{
 		"goresque": func() int { return Main(testMux()) },

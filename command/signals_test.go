@@ -60,7 +60,9 @@ func (p *program) start(env ...string) {
 	p.t.Helper()
 	cmd := exec.Command(os.Args[0], "work")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "REDIS_BACKEND="+server(p.t).Socket, "PREFIX="+p.prefix,
-		"INTERVAL=0.1", "VERBOSE=1", "GORESQUE_LOG_FORMAT=json")
+		"INTERVAL=0.1", "VERBOSE=1", "GORESQUE_LOG_FORMAT=json",
+		// A -race binary sleeps 1 s at exit by default; exit times are measured here.
+		"GORACE=atexit_sleep_ms=0")
 	cmd.Env = append(cmd.Env, env...)
 	p.out = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

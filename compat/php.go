@@ -401,10 +401,11 @@ func (p *PHP) forget(pr *proc) {
 
 // run sends req to pr and waits for the outcome, killing the job if ctx ends first.
 func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger, once bool) (err error) {
+	// The job's output is logged with its id. The logger stays until the next job: the
+	// output reader may still be reading lines the job printed before it replied.
 	pr.out.Store(log)
 	pr.jobs++
 	defer func() {
-		pr.out.Store(&p.log)
 		if once {
 			p.stop(pr)
 			return

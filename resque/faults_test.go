@@ -174,7 +174,7 @@ func TestPruneOnlyOnce(t *testing.T) {
 				errs <- err
 				return
 			}
-			_, err := w.pruneOne(c, dead, "test")
+			_, err := w.pruneOne(c, dead, "test", false)
 			errs <- err
 		}()
 	}

@@ -125,6 +125,13 @@ func (w *Worker) pruneDeadWorkers(ctx context.Context, conn redis.Conn, skip map
 	if err != nil {
 		return 0, fmt.Errorf("prune: in-flight: %w", err)
 	}
+	registered, inflightSet := map[string]bool{}, map[string]bool{}
+	for _, id := range members {
+		registered[id] = true
+	}
+	for _, id := range inflight {
+		inflightSet[id] = true
+	}
 	seen := map[string]bool{}
 	var candidates []string
 	for _, list := range [][]string{members, inflight} {
@@ -175,13 +182,21 @@ func (w *Worker) pruneDeadWorkers(ctx context.Context, conn redis.Conn, skip map
 				reason = "its process " + pidStr + " is gone"
 			}
 		} else {
-			beat, ok := beats[id]
-			if !ok {
-				continue
-			}
-			t, err := parseHeartbeat(beat)
-			if err == nil && now.Sub(t) < w.cfg.PruneAfter {
-				continue
+			beat, hasBeat := beats[id]
+			switch {
+			case hasBeat:
+				t, err := parseHeartbeat(beat)
+				if err == nil && now.Sub(t) < w.cfg.PruneAfter {
+					continue
+				}
+				reason = "its heartbeat is older than " + w.cfg.PruneAfter.String()
+			case inflightSet[id] && !registered[id]:
+				// A job in goresque's in-flight hash under an id that is neither registered
+				// nor beating: no live worker holds it (a live one registers before it
+				// claims and beats until it unregisters).
+				reason = "it is not registered and has no heartbeat, but holds a job"
+			default:
+				continue // php-resque workers elsewhere: not ours to judge
 			}
 			if !locked {
 				ok, err := redis.String(conn.Do("SET", w.keys.PruneLock(), w.ids[0], "NX", "EX", 60))
@@ -193,9 +208,8 @@ func (w *Worker) pruneDeadWorkers(ctx context.Context, conn redis.Conn, skip map
 				}
 				locked = true
 			}
-			reason = "its heartbeat is older than " + w.cfg.PruneAfter.String()
 		}
-		done, err := w.pruneOne(conn, id, reason)
+		done, err := w.pruneOne(conn, id, reason, false)
 		if err != nil {
 			return pruned, err
 		}
@@ -224,9 +238,10 @@ func (w *Worker) sameHost(host string) bool {
 	return err == nil
 }
 
-// pruneOne settles worker id: its in-flight job (if any) is failed or requeued and its
-// keys removed, atomically, only if its in-flight record is still the one read here.
-func (w *Worker) pruneOne(conn redis.Conn, id, reason string) (bool, error) {
+// pruneOne settles worker id: its in-flight job (if any) is failed or requeued (as the
+// DeadJobs policy says, or requeued when requeue is set) and its keys removed, atomically,
+// only if its in-flight record is still the one read here.
+func (w *Worker) pruneOne(conn redis.Conn, id, reason string, requeue bool) (bool, error) {
 	rec, err := redis.Bytes(conn.Do("HGET", w.keys.InFlight(), id))
 	if errors.Is(err, redis.ErrNil) {
 		rec, err = redis.Bytes(conn.Do("GET", w.keys.Worker(id)))
@@ -234,24 +249,35 @@ func (w *Worker) pruneOne(conn redis.Conn, id, reason string) (bool, error) {
 	if err != nil && !errors.Is(err, redis.ErrNil) {
 		return false, fmt.Errorf("prune %s: %w", id, err)
 	}
-	var sha, failure, requeue, queueKey string
-	queueKey = w.keys.Queue("") // unused placeholder when nothing is requeued
+	var sha, failure, payloadBack, queueKey, statusKey, head, tail, splice, ttl string
+	queueKey, statusKey = w.keys.Queue("-"), w.keys.JobStatus("-", "") // placeholders, untouched
 	log := w.log.With().Str("dead_worker", id).Logger()
 	if rec != nil {
 		sha = sha1hex(rec)
 		queue, payload := parseWorkingOn(rec)
-		if w.cfg.DeadJobs == RequeueDeadJobs && queue != "" && len(payload) > 0 {
-			requeue = string(payload)
+		now := w.cfg.now()
+		status := StatusFailed
+		if (requeue || w.cfg.DeadJobs == RequeueDeadJobs) && queue != "" && len(payload) > 0 {
+			status = StatusWaiting
+			payloadBack = string(payload)
 			queueKey = w.keys.Queue(queue)
 			log.Warn().Str("queue", queue).Msgf("worker is dead (%s); its job goes back to the head of the queue", reason)
 		} else {
 			je := DirtyExit("Job exited abnormally: worker "+id+" died while performing it ("+reason+")", nil)
-			f, err := failureRecord(w.cfg.Dialect, w.cfg.now().In(w.cfg.Location), payload, je, id, queue)
+			f, err := failureRecord(w.cfg.Dialect, now.In(w.cfg.Location), payload, je, id, queue)
 			if err != nil {
 				return false, fmt.Errorf("prune %s: %w", id, err)
 			}
 			failure = string(f)
+			ttl = itoa(statusTTL)
 			log.Warn().Str("queue", queue).Msgf("worker is dead (%s); its job is recorded as failed (%s)", reason, ExceptionDirtyExit)
+		}
+		// Its status packet: failed (expiring, as a finished job's) or waiting again.
+		if job, err := decodePayload(queue, payload); err == nil && job.ID != "" {
+			statusKey = w.keys.JobStatus(job.ID, job.Prefix)
+			var sp bool
+			head, tail, sp = statusUpdate(w.cfg.Dialect, status, now, nil)
+			splice = boolFlag(sp)
 		}
 	} else {
 		log.Info().Msgf("pruning dead worker (%s)", reason)
@@ -260,8 +286,8 @@ func (w *Worker) pruneOne(conn redis.Conn, id, reason string) (bool, error) {
 		w.keys.Workers(), w.keys.Worker(id), w.keys.WorkerStarted(id),
 		w.keys.WorkerStat("processed", id), w.keys.WorkerStat("failed", id),
 		w.keys.Heartbeats(), w.keys.InFlight(), w.keys.Failed(),
-		w.keys.Stat("failed"), w.keys.Stat("processed"), queueKey,
-		id, sha, failure, requeue))
+		w.keys.Stat("failed"), w.keys.Stat("processed"), queueKey, statusKey,
+		id, sha, failure, payloadBack, head, tail, splice, ttl))
 	if err != nil {
 		return false, fmt.Errorf("prune %s: %w", id, err)
 	}

@@ -176,19 +176,23 @@ return old
 
 // pruneScript unregisters a dead worker and settles its in-flight job, atomically and at
 // most once: the job goes to `failed` (ARGV[3]) or back to the head of its queue
-// (ARGV[4]), only while the in-flight record still has the SHA1 the pruner read; then the
-// worker's keys go as in php-resque's unregisterWorker.
+// (ARGV[4]), and its status packet, if it has one, becomes failed or waiting again; only
+// while the in-flight record still has the SHA1 the pruner read. Then the worker's keys go
+// as in php-resque's unregisterWorker.
 //
 //	KEYS[1] workers   KEYS[2] worker:<id>   KEYS[3] worker:<id>:started
 //	KEYS[4] stat:processed:<id>   KEYS[5] stat:failed:<id>   KEYS[6] workers:heartbeat
 //	KEYS[7] goresque:inflight   KEYS[8] failed   KEYS[9] stat:failed
 //	KEYS[10] stat:processed   KEYS[11] queue:<q> of the in-flight job (requeue)
+//	KEYS[12] job:<id>:status of the in-flight job
 //	ARGV[1] worker id   ARGV[2] SHA1 of the in-flight record, "" when none was found
 //	ARGV[3] failure record or ""   ARGV[4] payload to requeue or ""
+//	ARGV[5] status packet (or its head, see cycleScript), "" for none   ARGV[6] its tail
+//	ARGV[7] "1": splice "started" from the current packet   ARGV[8] TTL, "" for none
 //
 // Returns 1 when the worker was pruned, 0 when its in-flight record changed meanwhile
 // (someone else pruned it, or it is alive after all).
-var pruneScript = redis.NewScript(11, `
+var pruneScript = redis.NewScript(12, `
 local cur = redis.call('HGET', KEYS[7], ARGV[1])
 if not cur then
   cur = redis.call('GET', KEYS[2])
@@ -205,6 +209,19 @@ if ARGV[3] ~= '' then
 end
 if ARGV[4] ~= '' then
   redis.call('LPUSH', KEYS[11], ARGV[4])
+end
+if ARGV[5] ~= '' then
+  local old = redis.call('GET', KEYS[12])
+  if old then
+    local packet = ARGV[5]
+    if ARGV[7] == '1' then
+      packet = packet .. (string.match(old, '"started":(%-?[%w%.%+%-]+)') or 'null') .. ARGV[6]
+    end
+    redis.call('SET', KEYS[12], packet)
+    if ARGV[8] ~= '' then
+      redis.call('EXPIRE', KEYS[12], ARGV[8])
+    end
+  end
 end
 redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])

@@ -201,14 +201,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stop()
 	defer w.cancel(errors.New("worker stopped"))
 
-	conn, err := w.pool.GetContext(ctx)
-	if err != nil {
-		return fmt.Errorf("resque: connect to redis: %w", err)
+	// Two tries: a pooled connection may have been broken by a Redis restart.
+	var conn redis.Conn
+	for try := 0; ; try++ {
+		c, err := w.pool.GetContext(ctx)
+		if err == nil {
+			if _, err = c.Do("PING"); err == nil {
+				conn = c
+				break
+			}
+			c.Close()
+		}
+		if try == 1 {
+			return fmt.Errorf("resque: connect to redis: %w", err)
+		}
 	}
 	defer func() { conn.Close() }()
-	if _, err := conn.Do("PING"); err != nil {
-		return fmt.Errorf("resque: connect to redis: %w", err)
-	}
 	if w.cfg.Blocking {
 		if ok, version := supportsBLMOVE(conn); ok {
 			w.watch = newWatcher(w)
@@ -257,7 +265,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	// Unregister the slots that hold no job. A slot whose result could not be written
 	// (Redis unreachable at the end) keeps its registration and in-flight record, so the
-	// next prune settles the job instead of losing it.
+	// next prune settles the job instead of losing it. A slot may also hold a job it never
+	// heard of: a claim whose reply was lost just before the stop. That job never ran: it
+	// goes back to the head of its queue.
 	var clean []string
 	for _, s := range slots {
 		if s.settled() {
@@ -271,6 +281,18 @@ func (w *Worker) Run(ctx context.Context) error {
 				return err
 			}
 			defer c.Close()
+			if err := loadScripts(c); err != nil {
+				return err
+			}
+			for _, id := range clean {
+				if n, err := redis.Int(c.Do("HEXISTS", w.keys.InFlight(), id)); err != nil {
+					return err
+				} else if n == 1 {
+					if _, err := w.pruneOne(c, id, "worker "+id+" stopped holding a job it had claimed but not started", true); err != nil {
+						return err
+					}
+				}
+			}
 			return w.unregister(c, clean)
 		})
 		if err != nil {
