@@ -29,6 +29,7 @@ func TestDecodePayload(t *testing.T) {
 			class: "A", args: []string{"1", `{"a" : [ ] }`}},
 		{name: "numeric id", raw: `{"class":"A","id":123}`, class: "A", id: "123"},
 		{name: "duplicate key: last wins", raw: `{"class":"A","class":"B"}`, class: "B"},
+		{name: "keys are case-sensitive, as PHP arrays", raw: `{"class":"A","Args":[1]}`, class: "A"},
 		{name: "not JSON", raw: `hello`, reason: "not JSON"},
 		{name: "empty", raw: ``, reason: "empty"},
 		{name: "truncated", raw: `{"class":"A","args":[1`, reason: "not JSON"},
@@ -104,12 +105,23 @@ func FuzzDecodePayload(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var ref struct {
-			Class string            `json:"class"`
-			Args  []json.RawMessage `json:"args"`
-		}
-		if e := json.Unmarshal(raw, &ref); e != nil {
+		// PHP reads $payload['class'] and $payload['args'] case-sensitively (encoding/json's
+		// struct fields would not), the last duplicate winning.
+		var top map[string]json.RawMessage
+		if e := json.Unmarshal(raw, &top); e != nil {
 			t.Fatalf("accepted, but encoding/json: %v", e)
+		}
+		var ref struct {
+			Class string
+			Args  []json.RawMessage
+		}
+		if e := json.Unmarshal(top["class"], &ref.Class); e != nil {
+			t.Fatalf("class: %v", e)
+		}
+		if a, ok := top["args"]; ok && string(a) != "null" {
+			if e := json.Unmarshal(a, &ref.Args); e != nil {
+				t.Fatalf("args: %v", e)
+			}
 		}
 		if ref.Class != j.Class || len(ref.Args) != len(j.Args()) {
 			t.Fatalf("class %q/%q args %d/%d", j.Class, ref.Class, len(j.Args()), len(ref.Args))
