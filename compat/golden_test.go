@@ -50,6 +50,40 @@ func TestGoldenPHPJobs(t *testing.T) {
 	}
 }
 
+// drain runs a worker with php as the fallback until n jobs are processed and no job is in
+// flight, then stops it.
+func drain(t *testing.T, pool *redis.Pool, php *PHP, cfg resque.Config, n int) {
+	t.Helper()
+	mux := resque.NewMux()
+	mux.Fallback(php)
+	cfg.Handler = mux
+	w, err := resque.NewWorker(pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := pool.Get()
+	defer conn.Close()
+	keys := w.Keys()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, _ := redis.Int(conn.Do("GET", keys.Stat("processed")))
+		busy, _ := redis.Int(conn.Do("HLEN", keys.InFlight()))
+		if got >= n && busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d of %d jobs", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.Shutdown()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func goldenPHPJob(t *testing.T, d resque.Dialect, m model, name, class, args string, jobs int) {
 	srv := redistest.StartTB(t, redistest.Options{})
 	pool := srv.Pool()
@@ -77,33 +111,10 @@ func goldenPHPJob(t *testing.T, d resque.Dialect, m model, name, class, args str
 	if err := php.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	mux := resque.NewMux()
-	mux.Fallback(php)
-	w, err := resque.NewWorker(pool, resque.Config{
-		Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d, Handler: mux,
+	drain(t, pool, php, resque.Config{
+		Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d,
 		Hostname: goldentest.Host, Location: time.UTC, Logger: zerolog.New(zerolog.NewTestWriter(t)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n, _ := redis.Int(conn.Do("GET", "resque:stat:processed"))
-		busy, _ := redis.Int(conn.Do("EXISTS", "resque:worker:"+w.IDs()[0]))
-		if n >= jobs && busy == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processed %d of %d jobs", n, jobs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	w.Shutdown()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	}, jobs)
 
 	exp := goldentest.LoadExpect(t, goldentest.Path("..", d.String(), name))
 	// Deliberate difference: php-resque v1.3.6 leaves job:<id>:pid behind when the child

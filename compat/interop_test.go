@@ -68,29 +68,7 @@ func bridgeWithPHPResque(t *testing.T, d resque.Dialect, m model, autoload strin
 	}
 	skipped, _ := client.Enqueue(context.Background(), "default", "Harness_DontPerform", nil, resque.EnqueueOptions{Track: true})
 	_, _ = client.Enqueue(context.Background(), "default", "Php_Lifecycle", map[string]any{"file": lifecycle}, resque.EnqueueOptions{})
-	mux := resque.NewMux()
-	mux.Fallback(php)
-	w, err := resque.NewWorker(pool, resque.Config{Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d, Handler: mux})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n, _ := redis.Int(conn.Do("GET", "resque:stat:processed"))
-		if n >= 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processed %d of 4", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	w.Shutdown()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	drain(t, pool, php, resque.Config{Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d}, 4)
 	st, err := client.Status(context.Background(), parent, "")
 	if err != nil || st.Status != resque.StatusComplete {
 		t.Fatalf("parent: %+v %v", st, err)

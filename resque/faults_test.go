@@ -206,26 +206,10 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 	cfg := b.config(t, mux, "default")
 	cfg.ShutdownTimeout = 300 * time.Millisecond
-	w, err := NewWorker(b.pool, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	b.waitFor(t, "job running", func() bool {
-		n, _ := redis.Int(b.conn.Do("EXISTS", b.keys.Worker(w.IDs()[0])))
-		return n == 1
-	})
+	w, done := b.startBusy(t, cfg)
 	start := time.Now()
 	w.Shutdown()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	waitRun(t, done, 5*time.Second)
 	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
 		t.Errorf("stopped after %v, want about 300ms", d)
 	}

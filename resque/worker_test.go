@@ -73,6 +73,36 @@ func (b *testBundle) start(t *testing.T, cfg Config) (*Worker, func() error) {
 	return w, stop
 }
 
+// startBusy runs a worker and waits until slot 0 is working on a job; done delivers Run's
+// result, for tests that stop the worker themselves.
+func (b *testBundle) startBusy(t *testing.T, cfg Config) (w *Worker, done chan error) {
+	t.Helper()
+	w, err := NewWorker(b.pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	b.waitFor(t, "job running", func() bool {
+		n, _ := redis.Int(b.conn.Do("EXISTS", b.keys.Worker(w.IDs()[0])))
+		return n == 1
+	})
+	return w, done
+}
+
+// waitRun waits for Run's result and fails the test on an error or after limit.
+func waitRun(t *testing.T, done chan error, limit time.Duration) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(limit):
+		t.Fatal("Run did not return")
+	}
+}
+
 func (b *testBundle) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -207,26 +237,10 @@ func TestShutdownNowAbandonsAStuckJob(t *testing.T) {
 	}
 	cfg := b.config(t, mux, "default")
 	cfg.KillTimeout = 200 * time.Millisecond
-	w, err := NewWorker(b.pool, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	b.waitFor(t, "job running", func() bool {
-		n, _ := redis.Int(b.conn.Do("EXISTS", b.keys.Worker(w.IDs()[0])))
-		return n == 1
-	})
+	w, done := b.startBusy(t, cfg)
 	start := time.Now()
 	w.ShutdownNow(errors.New("worker received SIGTERM"))
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	waitRun(t, done, 5*time.Second)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
