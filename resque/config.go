@@ -132,7 +132,7 @@ type Config struct {
 	// DeadJobs decides what happens to the in-flight job of a pruned dead worker.
 	DeadJobs DeadJobPolicy
 
-	// Test hooks, set through export_test.go.
+	// Fixed for a Worker's lifetime: the clock and the process id its ids carry.
 	now func() time.Time
 	pid int
 }

@@ -367,7 +367,3 @@ func resquePIDs() map[int]bool {
 	}
 	return pids
 }
-
-// processMatchesResque reports whether pid is a live process whose command line contains
-// "resque", i.e. whether a php-resque worker on this host would leave it alone.
-func processMatchesResque(pid int) bool { return resquePIDs()[pid] }
