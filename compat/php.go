@@ -200,7 +200,12 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 		"APP_INCLUDE="+p.cfg.AppInclude,
 		"GORESQUE_DIALECT="+p.cfg.Dialect.String(),
 		"GORESQUE_ISOLATION="+p.cfg.Isolation.String())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that a timeout or a kill ends the job and whatever it
+	// started; and it dies with the worker (a worker killed with SIGKILL cannot stop it), so
+	// no orphaned PHP process goes on with a job the next worker records as a dirty exit. A
+	// child forked for a job (IsolationFork) can still outlive a SIGKILLed worker, as
+	// php-resque's children do (golden 22): PHP has no way to ask for the same.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	rr, rw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("compat: %w", err)
