@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -68,7 +69,22 @@ func bridgeWithPHPResque(t *testing.T, d resque.Dialect, m model, autoload strin
 	}
 	skipped, _ := client.Enqueue(context.Background(), "default", "Harness_DontPerform", nil, resque.EnqueueOptions{Track: true})
 	_, _ = client.Enqueue(context.Background(), "default", "Php_Lifecycle", map[string]any{"file": lifecycle}, resque.EnqueueOptions{})
-	drain(t, pool, php, resque.Config{Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d}, 4)
+	// And one pushed by php-resque itself (Resque::enqueue), for a class with no Go handler.
+	out, err := exec.Command("php", "-d", "error_reporting=22527", filepath.Join("..", "testdata", "interop", "client.php"),
+		autoload, "127.0.0.1:"+strconv.Itoa(srv.Port), "resque", "enqueue", "default", "Php_Succeed", `{"name":"from php"}`, "1").Output()
+	if err != nil {
+		t.Fatalf("Resque::enqueue: %v: %s", err, out)
+	}
+	var pushed string
+	if err := json.Unmarshal(out, &pushed); err != nil || len(pushed) != 32 {
+		t.Fatalf("Resque::enqueue returned %s", out)
+	}
+	drain(t, pool, php, resque.Config{Queues: []string{"default"}, Interval: 50 * time.Millisecond, Dialect: d}, 5)
+	if st, err := client.Status(context.Background(), pushed, ""); err != nil || st.Status != resque.StatusComplete {
+		t.Errorf("job pushed by php-resque: %+v %v", st, err)
+	} else if d == resque.DialectPHPResque136 && string(st.Result) != `"php:from php"` {
+		t.Errorf("job pushed by php-resque: result %s", st.Result)
+	}
 	st, err := client.Status(context.Background(), parent, "")
 	if err != nil || st.Status != resque.StatusComplete {
 		t.Fatalf("parent: %+v %v", st, err)
