@@ -60,6 +60,8 @@ type workSettings struct {
 	LogFormat       string
 	Dialect         resque.Dialect
 	ShutdownTimeout time.Duration
+	Heartbeat       time.Duration
+	PruneAfter      time.Duration
 	DeadJobs        resque.DeadJobPolicy
 	Redis           redisSettings
 	PHP             phpSettings
@@ -218,6 +220,16 @@ func readWorkSettings(src source) (workSettings, error) {
 	if v, ok := src.get("shutdown-timeout", "GORESQUE_SHUTDOWN_TIMEOUT"); ok && v != "" {
 		if s.ShutdownTimeout, err = parseSeconds(v); err != nil {
 			return s, badSetting("GORESQUE_SHUTDOWN_TIMEOUT=%q: %v", v, err)
+		}
+	}
+	if v, ok := src.get("heartbeat", "GORESQUE_HEARTBEAT_INTERVAL"); ok && v != "" {
+		if s.Heartbeat, err = parseSeconds(v); err != nil {
+			return s, badSetting("GORESQUE_HEARTBEAT_INTERVAL=%q: %v", v, err)
+		}
+	}
+	if v, ok := src.get("prune-after", "GORESQUE_PRUNE_AFTER"); ok && v != "" {
+		if s.PruneAfter, err = parseSeconds(v); err != nil {
+			return s, badSetting("GORESQUE_PRUNE_AFTER=%q: %v", v, err)
 		}
 	}
 	dj, _ := src.get("dead-jobs", "GORESQUE_DEAD_JOBS")

@@ -77,6 +77,8 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 			check: func(s workSettings) bool { return s.ShutdownTimeout == 2500*time.Millisecond }},
 		{name: "dead jobs requeue", env: map[string]string{"QUEUE": "q", "GORESQUE_DEAD_JOBS": "requeue"},
 			check: func(s workSettings) bool { return s.DeadJobs == resque.RequeueDeadJobs }},
+		{name: "heartbeat and prune", env: map[string]string{"QUEUE": "q", "GORESQUE_HEARTBEAT_INTERVAL": "5", "GORESQUE_PRUNE_AFTER": "30s"},
+			check: func(s workSettings) bool { return s.Heartbeat == 5*time.Second && s.PruneAfter == 30*time.Second }},
 		{name: "concurrency 0", env: map[string]string{"QUEUE": "q", "GORESQUE_CONCURRENCY": "0"}, err: "GORESQUE_CONCURRENCY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

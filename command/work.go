@@ -45,6 +45,8 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 		&cli.StringFlag{Name: "log-format", Usage: "json, console or auto (env GORESQUE_LOG_FORMAT; default auto: console on a terminal)"},
 		&cli.StringFlag{Name: "shutdown-timeout", Usage: "longest wait for running jobs after SIGQUIT, then stop as for SIGTERM (env GORESQUE_SHUTDOWN_TIMEOUT; default: no limit)"},
 		&cli.StringFlag{Name: "dead-jobs", Usage: "what to do with a dead worker's job: fail or requeue (env GORESQUE_DEAD_JOBS; default fail)"},
+		&cli.StringFlag{Name: "heartbeat", Usage: "how often each worker writes its heartbeat (env GORESQUE_HEARTBEAT_INTERVAL; default 60s, Ruby resque's)"},
+		&cli.StringFlag{Name: "prune-after", Usage: "prune workers on any host whose heartbeat is older (env GORESQUE_PRUNE_AFTER; default 300s, at least 3 heartbeats)"},
 		&cli.StringFlag{Name: "php", Usage: "PHP bridge for classes without a Go handler: pool (warm processes), job (php per job) or off (env GORESQUE_PHP; default pool)"},
 		&cli.StringFlag{Name: "php-isolation", Usage: "pool: fork (a child per job, as php-resque) or none (jobs run in the warm process) (env GORESQUE_PHP_ISOLATION; default fork)"},
 		&cli.StringFlag{Name: "php-binary", Usage: "php executable (env GORESQUE_PHP_BINARY; default php)"},
@@ -101,16 +103,18 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) 
 		mux.Fallback(php)
 	}
 	w, err := resque.NewWorker(pool, resque.Config{
-		Namespace:       s.Prefix,
-		Queues:          s.Queues,
-		Interval:        s.Interval,
-		Blocking:        s.Blocking,
-		Concurrency:     s.Concurrency,
-		Dialect:         s.Dialect,
-		Handler:         mux,
-		Logger:          log,
-		ShutdownTimeout: s.ShutdownTimeout,
-		DeadJobs:        s.DeadJobs,
+		Namespace:         s.Prefix,
+		Queues:            s.Queues,
+		Interval:          s.Interval,
+		Blocking:          s.Blocking,
+		Concurrency:       s.Concurrency,
+		Dialect:           s.Dialect,
+		Handler:           mux,
+		Logger:            log,
+		ShutdownTimeout:   s.ShutdownTimeout,
+		HeartbeatInterval: s.Heartbeat,
+		PruneAfter:        s.PruneAfter,
+		DeadJobs:          s.DeadJobs,
 	})
 	if err != nil {
 		return exitUsage, err
