@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,9 +28,19 @@ const chaosProgramEnv = "GORESQUE_TEST_CHAOS_PROGRAM"
 // It does not depend on timing: faults fire once a share of the jobs has been taken and a
 // job of the current worker is in flight; a killed worker's jobs are read from its
 // in-flight records after its death, before the restarted worker prunes them.
+//
+// The php case makes a third of the jobs the PHP class Chaos_PhpJob, run by the worker's
+// PHP bridge (warm processes, no fork): each SIGKILL waits for a PHP job in flight,
+// kill-group kills the worker with its php processes, and after a kill of the worker alone
+// its php processes must die by themselves (Pdeathsig). PHP jobs are accounted exactly as
+// Go jobs.
 func TestChaosNoJobLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: a few seconds of worker processes being killed")
+	}
+	app, err := filepath.Abs(filepath.Join("..", "testdata", "phpapp", "bootstrap.php"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
@@ -37,14 +48,20 @@ func TestChaosNoJobLost(t *testing.T) {
 	}{
 		{"fail", chaos.Config{Concurrency: 4, DeadJobs: "fail"}},
 		{"requeue-count-blocking", chaos.Config{Concurrency: 3, Count: 2, Blocking: true, DeadJobs: "requeue", Kinds: chaos.AllKinds}},
+		{"php-pool-none", chaos.Config{Jobs: 300, Faults: 6, Concurrency: 4, DeadJobs: "fail",
+			PHPShare: 1.0 / 3, PHPMode: "pool", PHPIsolation: "none", AppInclude: app}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.cfg.PHPShare > 0 {
+				needPHPForChaos(t)
+			}
 			t.Parallel()
 			// A server of its own: CLIENT KILL hits every connection but the driver's.
 			srv := redistest.StartTB(t, redistest.Options{})
 			cfg := tc.cfg
-			cfg.Jobs = 500
-			cfg.Faults = 8
+			if cfg.Jobs == 0 {
+				cfg.Jobs, cfg.Faults = 500, 8
+			}
 			cfg.Interval = "0.05"
 			cfg.MaxSleep = 20 * time.Millisecond
 			cfg.RestartDelay = 100 * time.Millisecond
@@ -95,9 +112,38 @@ func TestChaosNoJobLost(t *testing.T) {
 					t.Errorf("requeue: %d failed, %d performed of %d", rep.Failed, rep.Performed, cfg.Jobs)
 				}
 			}
+			if cfg.PHPShare > 0 {
+				php := rep.PHP
+				if want := cfg.Jobs / 3; php.Jobs != want || php.Performed+php.Failed != want {
+					t.Errorf("PHP jobs: %d enqueued, %d performed + %d failed, want %d", php.Jobs, php.Performed, php.Failed, want)
+				}
+				if php.HeldAtKill == 0 {
+					t.Errorf("no SIGKILL landed while a PHP job was in flight")
+				}
+				if php.TreeKills == 0 || php.TreeKilled == 0 {
+					t.Errorf("kill-group killed no php process (%d faults)", php.TreeKills)
+				}
+				// Isolation none: the worker's php processes, and only they, run its PHP jobs.
+				if php.AloneKills == 0 || php.DiedWithWorker == 0 || php.Outlived != 0 || len(php.Orphans) != 0 {
+					t.Errorf("kill-proc: %d kills of a worker with php processes, %d php processes died with it, %d outlived it, %d orphans",
+						php.AloneKills, php.DiedWithWorker, php.Outlived, len(php.Orphans))
+				}
+			}
 			if t.Failed() {
 				fail()
 			}
 		})
+	}
+}
+
+// needPHPForChaos skips the PHP chaos case when php is missing, and fails it under CI=true:
+// a CI run must not pass having tested nothing (compat's needPHP does the same).
+func needPHPForChaos(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("php"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("php not found under CI=true: %v", err)
+		}
+		t.Skipf("php not found: %v", err)
 	}
 }

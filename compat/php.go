@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +32,7 @@ var runnerPHP []byte
 // application with Check at start-up, and Close it when the worker has stopped.
 type PHP struct {
 	cfg    Config
-	dir    string
+	dir    string // a private directory to remove on Close, or ""
 	runner string
 	log    zerolog.Logger
 
@@ -40,30 +42,62 @@ type PHP struct {
 	closed bool
 }
 
-// New checks cfg (the php binary must exist: a *NotFoundError otherwise) and writes the
-// runner script to a private temporary directory.
+// New checks cfg (the php binary must exist: a *NotFoundError otherwise) and makes sure the
+// runner script is on disk.
 func New(cfg Config) (*PHP, error) {
 	cfg, err := cfg.normalized()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "goresque-php-")
+	runner, tmp, err := writeRunner()
 	if err != nil {
-		return nil, fmt.Errorf("compat: %w", err)
-	}
-	runner := filepath.Join(dir, "runner.php")
-	if err := os.WriteFile(runner, runnerPHP, 0o600); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("compat: %w", err)
 	}
 	return &PHP{
 		cfg:    cfg,
-		dir:    dir,
+		dir:    tmp,
 		runner: runner,
 		log:    cfg.Logger.With().Str("component", "php").Logger(),
 		idle:   make(chan *proc, cfg.PoolSize),
 		live:   map[*proc]bool{},
 	}, nil
+}
+
+// writeRunner puts runner.php where php can read it. It goes into the user's cache
+// directory under a name made of its content's hash, shared by every worker of this
+// version and never removed: a worker killed with SIGKILL cannot clean up, and a private
+// directory per process would pile up. Without a usable cache directory it falls back to
+// a private temporary directory, returned as tmp for Close to remove.
+func writeRunner() (runner, tmp string, err error) {
+	sum := sha256.Sum256(runnerPHP)
+	name := "runner-" + hex.EncodeToString(sum[:6]) + ".php"
+	if cache, err := os.UserCacheDir(); err == nil {
+		dir := filepath.Join(cache, "goresque")
+		path := filepath.Join(dir, name)
+		if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, runnerPHP) {
+			return path, "", nil
+		}
+		if os.MkdirAll(dir, 0o700) == nil {
+			if f, err := os.CreateTemp(dir, name+".*"); err == nil {
+				_, werr := f.Write(runnerPHP)
+				cerr := f.Close()
+				if werr == nil && cerr == nil && os.Rename(f.Name(), path) == nil {
+					return path, "", nil
+				}
+				os.Remove(f.Name())
+			}
+		}
+	}
+	tmp, err = os.MkdirTemp("", "goresque-php-")
+	if err != nil {
+		return "", "", err
+	}
+	runner = filepath.Join(tmp, "runner.php")
+	if err := os.WriteFile(runner, runnerPHP, 0o600); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", err
+	}
+	return runner, tmp, nil
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -110,6 +144,9 @@ func (p *PHP) Close() error {
 	p.mu.Unlock()
 	for _, pr := range procs {
 		p.stop(pr)
+	}
+	if p.dir == "" {
+		return nil
 	}
 	return os.RemoveAll(p.dir)
 }

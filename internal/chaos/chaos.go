@@ -6,6 +6,12 @@
 // in-flight job), and at the end accounts for every job id: performed, recorded in
 // `failed` as a dirty exit, still queued, or lost.
 //
+// With Config.PHPShare, a share of the jobs is the PHP class PHPClass, run by the worker's
+// PHP bridge (package compat) in php processes the faults hit too: kill-group kills the
+// worker with every php process it started, and after kill-proc (the worker alone) the
+// driver checks that its php processes die by themselves (Pdeathsig) and follows the job
+// children a warm process had forked (fork isolation), which outlive it (see php.go).
+//
 // scripts/chaos runs it from the command line; command's chaos test runs a short version
 // under go test.
 package chaos
@@ -18,12 +24,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,7 +48,10 @@ const (
 	// KillProc is SIGKILL of one worker process: the worker itself, or with COUNT a
 	// randomly chosen process of the group (the parent or one of its workers).
 	KillProc Kind = "kill-proc"
-	// KillGroup is SIGKILL of the worker's whole process group.
+	// KillGroup is SIGKILL of the worker's whole process group together with every php
+	// process the worker started: each in a process group of its own, and the children
+	// those fork for jobs in yet others. The tree is frozen first and killed at once, as a
+	// container's or cgroup's kill would (killTree).
 	KillGroup Kind = "kill-group"
 	// ClientKill is CLIENT KILL of every connection of the worker (every normal client
 	// but the driver's own, which are named DriverName).
@@ -108,6 +120,16 @@ type Config struct {
 	// The Redis server: "unix" and a socket path, or "tcp" and host:port.
 	Network, Addr string
 
+	// PHP jobs: PHPShare of the jobs (0 to 1) are PHPClass, run by the worker's PHP bridge
+	// with APP_INCLUDE=AppInclude (an absolute path; testdata/phpapp/bootstrap.php loads
+	// testdata/phpapp/jobs/Chaos/PhpJob.php), GORESQUE_PHP=PHPMode ("pool", the default, or
+	// "job") and GORESQUE_PHP_ISOLATION=PHPIsolation ("fork", the default, or "none").
+	// With PHPShare 0 the worker runs with GORESQUE_PHP=off and needs no php.
+	PHPShare     float64
+	PHPMode      string
+	PHPIsolation string
+	AppInclude   string
+
 	// WorkerLog is the file the worker processes write their logs to (created, appended).
 	WorkerLog string
 	// Progress receives one line per fault and a few notes; nil: none.
@@ -123,12 +145,22 @@ type Fault struct {
 	InFlight []string // ids of the jobs in flight (any worker) just before the fault
 	Held     []string // ids of the jobs the killed processes held when they died (SIGKILL)
 	Killed   int      // connections killed (ClientKill)
+
+	PHPKilled int   // php processes killed with the worker's tree (KillGroup)
+	PHPDied   int   // the killed worker's php processes that died with it (KillProc, Pdeathsig)
+	Orphans   []int // pids of its job children that outlived it (KillProc, fork isolation)
 }
 
 func (f Fault) String() string {
 	s := fmt.Sprintf("fault %2d  t=%6.2fs  %-11s %-36s in flight: %d", f.N, f.At.Seconds(), f.Kind, f.Target, len(f.InFlight))
 	if f.Kind == KillProc || f.Kind == KillGroup {
 		s += fmt.Sprintf(", held by the dead: %d", len(f.Held))
+	}
+	switch {
+	case f.PHPKilled > 0:
+		s += fmt.Sprintf("; php killed: %d", f.PHPKilled)
+	case f.PHPDied > 0 || len(f.Orphans) > 0:
+		s += fmt.Sprintf("; php died with it: %d, job children outliving it: %d", f.PHPDied, len(f.Orphans))
 	}
 	return s
 }
@@ -179,6 +211,8 @@ type Report struct {
 	ErrorLines                           []string // worker log lines at level error (first few)
 	Stopped                              string   // how the last worker ended after SIGQUIT
 	Elapsed                              time.Duration
+
+	PHP PHPReport // the PHP jobs and processes (Config.PHPShare)
 }
 
 // proc is one top-level worker process the driver started, in its own process group.
@@ -211,6 +245,12 @@ type driver struct {
 	rep    *Report
 	runKey string
 	token  string // in the environment of every process of this run (EnvRunToken)
+
+	php     bool                // PHP jobs in the run
+	phpIDs  map[string]bool     // their ids
+	orphans map[procKey]*Orphan // job children that outlived their worker, watched until they exit
+	watch   sync.WaitGroup      // the watchers
+	mu      sync.Mutex          // guards the Orphans' fields the watchers set
 }
 
 // Run enqueues cfg.Jobs jobs, works them with the worker program while injecting
@@ -243,6 +283,32 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 100 * time.Second
 	}
+	if cfg.PHPShare < 0 || cfg.PHPShare > 1 {
+		return nil, fmt.Errorf("chaos: PHP share %v: want 0 to 1", cfg.PHPShare)
+	}
+	if cfg.PHPShare > 0 {
+		if cfg.PHPMode == "" {
+			cfg.PHPMode = "pool"
+		}
+		if cfg.PHPIsolation == "" {
+			cfg.PHPIsolation = "fork"
+		}
+		if cfg.PHPMode != "pool" && cfg.PHPMode != "job" {
+			return nil, fmt.Errorf("chaos: PHP mode %q: want pool or job", cfg.PHPMode)
+		}
+		if cfg.PHPIsolation != "fork" && cfg.PHPIsolation != "none" {
+			return nil, fmt.Errorf("chaos: PHP isolation %q: want fork or none", cfg.PHPIsolation)
+		}
+		if cfg.PHPMode == "job" {
+			cfg.PHPIsolation = "none" // a fresh php per job forks nothing
+		}
+		if !filepath.IsAbs(cfg.AppInclude) {
+			return nil, fmt.Errorf("chaos: PHP jobs need the absolute path of testdata/phpapp/bootstrap.php as AppInclude, not %q", cfg.AppInclude)
+		}
+		if _, err := os.Stat(cfg.AppInclude); err != nil {
+			return nil, fmt.Errorf("chaos: %w", err)
+		}
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -252,6 +318,13 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		keys: resque.NewKeys(cfg.Namespace),
 		rep:  &Report{Jobs: cfg.Jobs, FaultsByKind: map[Kind]int{}, Fates: map[string]*Fate{}, FailedStatus: map[resque.Status]int{}},
+
+		php:     cfg.PHPShare > 0,
+		phpIDs:  map[string]bool{},
+		orphans: map[procKey]*Orphan{},
+	}
+	if d.php {
+		d.rep.PHP.Mode, d.rep.PHP.Isolation = cfg.PHPMode, cfg.PHPIsolation
 	}
 	d.runKey = d.keys.Namespace() + "chaos:runs:"
 	d.token = fmt.Sprintf("%016x", rand.Uint64())
@@ -280,7 +353,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, fmt.Errorf("chaos: worker log: %w", err)
 	}
 	defer d.log.Close()
-	// Whatever happens, no worker process outlives Run.
+	// Whatever happens, no worker process outlives Run, nor a watcher of one.
+	defer d.watch.Wait()
 	defer d.killAll()
 
 	d.notef("seed %d", seed)
@@ -304,6 +378,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := d.account(ids); err != nil {
 		return nil, err
 	}
+	d.watch.Wait() // stop has waited for every process of the run to end
+	d.accountOrphans()
 	d.readLog()
 	return d.rep, nil
 }
@@ -334,13 +410,28 @@ func (d *driver) enqueue(ctx context.Context) ([]string, error) {
 	}
 	client := resque.NewClient(d.pool, d.keys.Namespace(), resque.DialectPHPResque136)
 	ids := make([]string, 0, d.cfg.Jobs)
+	// PHPShare of the jobs, at random places in the queue, are PHP jobs.
+	php := map[int]bool{}
+	if d.php {
+		for _, i := range d.rng.Perm(d.cfg.Jobs)[:int(math.Round(d.cfg.PHPShare*float64(d.cfg.Jobs)))] {
+			php[i] = true
+		}
+	}
 	for i := range d.cfg.Jobs {
-		id, err := client.Enqueue(ctx, d.cfg.Queue, Class, map[string]any{"n": i}, resque.EnqueueOptions{Track: true})
+		class := Class
+		if php[i] {
+			class = PHPClass
+		}
+		id, err := client.Enqueue(ctx, d.cfg.Queue, class, map[string]any{"n": i}, resque.EnqueueOptions{Track: true})
 		if err != nil {
 			return nil, fmt.Errorf("chaos: %w", err)
 		}
 		ids = append(ids, id)
+		if php[i] {
+			d.phpIDs[id] = true
+		}
 	}
+	d.rep.PHP.Jobs = len(d.phpIDs)
 	return ids, nil
 }
 
@@ -356,7 +447,8 @@ func (d *driver) start() error {
 	override := map[string]bool{"QUEUE": true, "INTERVAL": true, "BLOCKING": true, "COUNT": true, "REDIS_BACKEND": true,
 		"REDIS_BACKEND_DB": true, "PREFIX": true, "GORESQUE_CONCURRENCY": true, "GORESQUE_DEAD_JOBS": true,
 		"GORESQUE_LOG_FORMAT": true, "LOGGING": true, "VERBOSE": true, "VVERBOSE": true, "PIDFILE": true,
-		"GORESQUE_SHUTDOWN_TIMEOUT": true, "GORESQUE_REEXEC": true, "GORESQUE_COUNT_CHILD": true}
+		"GORESQUE_SHUTDOWN_TIMEOUT": true, "GORESQUE_REEXEC": true, "GORESQUE_COUNT_CHILD": true,
+		"APP_INCLUDE": true, "GORESQUE_PHP": true, "GORESQUE_PHP_ISOLATION": true}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if !override[k] {
@@ -373,7 +465,12 @@ func (d *driver) start() error {
 		"GORESQUE_CONCURRENCY="+strconv.Itoa(c.Concurrency), "GORESQUE_DEAD_JOBS="+c.DeadJobs,
 		"GORESQUE_LOG_FORMAT=json",
 		EnvRedis+"="+c.Network+":"+c.Addr, EnvRunsKey+"="+d.runKey, EnvMaxSleep+"="+c.MaxSleep.String(),
-		EnvRunToken+"="+d.token)
+		EnvMaxSleepMicros+"="+strconv.FormatInt(c.MaxSleep.Microseconds(), 10), EnvRunToken+"="+d.token)
+	if d.php {
+		env = append(env, "APP_INCLUDE="+c.AppInclude, "GORESQUE_PHP="+c.PHPMode, "GORESQUE_PHP_ISOLATION="+c.PHPIsolation)
+	} else {
+		env = append(env, "GORESQUE_PHP=off") // Go jobs only: no php needed
+	}
 	if c.Count > 1 {
 		env = append(env, "COUNT="+strconv.Itoa(c.Count))
 	}
@@ -444,14 +541,15 @@ func (d *driver) inflightJobs() (map[string]string, error) {
 	return out, nil
 }
 
-// busy reports whether a process of the current worker group holds a job.
-func (d *driver) busy() (bool, error) {
+// busy reports whether a process of the current worker group holds a job; with php, a
+// PHP job.
+func (d *driver) busy(php bool) (bool, error) {
 	m, err := d.inflightJobs()
 	if err != nil {
 		return false, err
 	}
-	for w := range m {
-		if pid := idPID(w); pid > 0 && pgidOf(pid) == d.cur.pgid {
+	for w, id := range m {
+		if pid := idPID(w); pid > 0 && pgidOf(pid) == d.cur.pgid && (!php || d.phpIDs[id]) {
 			return true, nil
 		}
 	}
@@ -470,40 +568,58 @@ func (d *driver) inject(ctx context.Context) error {
 	for i := range n {
 		// Fault i fires after a random point of the i-th stratum of 5%..85% of the jobs.
 		at := int(float64(d.cfg.Jobs) * (0.05 + 0.80*(float64(i)+d.rng.Float64())/float64(n)))
-		ready := false
-		for !ready {
-			if err := ctx.Err(); err != nil {
-				return err
+		// With PHP jobs, a SIGKILL waits for a PHP job of the current worker in flight, so
+		// that it hits a php process at work, until the end of its stratum; then any job.
+		wantPHP := d.php && (kinds[i] == KillProc || kinds[i] == KillGroup)
+		end := int(float64(d.cfg.Jobs) * (0.05 + 0.80*float64(i+1)/float64(n)))
+		for {
+			ready := false
+			for !ready {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if time.Since(d.t0) > d.cfg.Timeout {
+					d.rep.Shortfall = n - i
+					d.notef("timeout before fault %d", i+1)
+					return nil
+				}
+				if err := d.tend(); err != nil {
+					return err
+				}
+				q, inf, err := d.counts()
+				if err != nil {
+					return d.redisErr(err)
+				}
+				if q == 0 && inf == 0 {
+					d.rep.Shortfall = n - i
+					d.notef("the queue ran dry before fault %d", i+1)
+					return nil
+				}
+				if d.cfg.Jobs-q >= at {
+					wantPHP = wantPHP && d.cfg.Jobs-q < end
+					if ready, err = d.busy(wantPHP); err != nil {
+						return d.redisErr(err)
+					}
+				}
+				if !ready {
+					time.Sleep(2 * time.Millisecond)
+				}
 			}
-			if time.Since(d.t0) > d.cfg.Timeout {
-				d.rep.Shortfall = n - i
-				d.notef("timeout before fault %d", i+1)
-				return nil
+			// Land at a random phase of the running jobs: claim, handler, outcome.
+			if d.cfg.MaxSleep > 0 {
+				time.Sleep(time.Duration(d.rng.Int64N(int64(d.cfg.MaxSleep) + 1)))
 			}
-			if err := d.tend(); err != nil {
-				return err
+			if !wantPHP {
+				break
 			}
-			q, inf, err := d.counts()
+			// The PHP job may have ended meanwhile: then wait for the next one.
+			still, err := d.busy(true)
 			if err != nil {
 				return d.redisErr(err)
 			}
-			if q == 0 && inf == 0 {
-				d.rep.Shortfall = n - i
-				d.notef("the queue ran dry before fault %d", i+1)
-				return nil
+			if still {
+				break
 			}
-			if d.cfg.Jobs-q >= at {
-				if ready, err = d.busy(); err != nil {
-					return d.redisErr(err)
-				}
-			}
-			if !ready {
-				time.Sleep(2 * time.Millisecond)
-			}
-		}
-		// Land at a random phase of the running jobs: claim, handler, outcome.
-		if d.cfg.MaxSleep > 0 {
-			time.Sleep(time.Duration(d.rng.Int64N(int64(d.cfg.MaxSleep) + 1)))
 		}
 		if err := d.fault(i+1, kinds[i]); err != nil {
 			return err
@@ -540,8 +656,6 @@ func (d *driver) fault(n int, kind Kind) error {
 	case KillGroup:
 		p.killed = true
 		restart = true
-		victims = d.groupPIDs(p.pgid)
-		f.Target = fmt.Sprintf("group %d (%d processes)", p.pgid, len(victims))
 	case Quit:
 		p.killed = true
 		restart = true
@@ -555,17 +669,42 @@ func (d *driver) fault(n int, kind Kind) error {
 	}
 	f.At = time.Since(d.t0)
 	frozen := false
+	var before map[int]pinfo // with PHP: the run's processes just before a kill-proc
 	switch kind {
 	case KillProc:
+		if d.php {
+			// Stopped (every thread of it), the victim starts no php process and records
+			// no outcome of a job between the look below and its death. Alone first: a
+			// thread starting a php process waits for it to exec, which a process stopped
+			// with the group before its exec never does.
+			_ = syscall.Kill(victims[0], syscall.SIGSTOP)
+			waitStopped(victims[0])
+		}
 		if victims[0] != p.cmd.Process.Pid {
 			// A COUNT worker: freeze the rest of its group (the parent, which restarts it
 			// after a backoff and whose new worker prunes it, and its siblings) until its
 			// in-flight records are read below.
 			frozen = syscall.Kill(-p.pgid, syscall.SIGSTOP) == nil
 		}
+		if d.php {
+			before = d.snapshot()
+		}
 		_ = syscall.Kill(victims[0], syscall.SIGKILL)
 	case KillGroup:
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		killed := d.killTree(p)
+		php := 0
+		for pid, pi := range killed {
+			victims = append(victims, pid)
+			if pi.php() {
+				php++
+			}
+		}
+		sort.Ints(victims)
+		f.PHPKilled = php
+		f.Target = fmt.Sprintf("group %d (%d processes)", p.pgid, len(victims))
+		if php > 0 {
+			f.Target = fmt.Sprintf("group %d + php (%d processes, %d php)", p.pgid, len(victims), php)
+		}
 	case ClientKill:
 		k, err := d.clientKill()
 		if err != nil {
@@ -596,6 +735,14 @@ func (d *driver) fault(n int, kind Kind) error {
 				time.Sleep(time.Millisecond)
 			}
 		}
+		switch {
+		case before != nil:
+			d.afterAloneKill(&f, victims[0], before, time.Now())
+		case kind == KillGroup && d.php:
+			d.rep.PHP.TreeKills++
+			d.rep.PHP.TreeKilled += f.PHPKilled
+			d.afterTreeKill(&f)
+		}
 		time.Sleep(20 * time.Millisecond)
 		if _, err := d.do("PING"); err != nil {
 			return d.redisErr(err)
@@ -611,6 +758,9 @@ func (d *driver) fault(n int, kind Kind) error {
 		for w, id := range m {
 			if dead[idPID(w)] {
 				f.Held = append(f.Held, id)
+				if d.phpIDs[id] {
+					d.rep.PHP.HeldAtKill++
+				}
 			}
 		}
 		sort.Strings(f.Held)
@@ -884,6 +1034,20 @@ func (d *driver) account(ids []string) error {
 	for _, id := range ids {
 		f := fates[id]
 		h := held[id]
+		if d.phpIDs[id] {
+			switch {
+			case f.Status == resque.StatusComplete:
+				r.PHP.Performed++
+			case f.Failed > 0:
+				r.PHP.Failed++
+				if len(f.Runs) > 0 {
+					r.PHP.FailedRan++
+				}
+			}
+			if len(f.Runs) > 1 {
+				r.PHP.Duplicates++
+			}
+		}
 		if len(f.Runs) > 1 {
 			r.Duplicates++
 			r.DuplicateIDs = append(r.DuplicateIDs, id)
@@ -1083,7 +1247,11 @@ func (r *Report) Print(w io.Writer) {
 			kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 		}
 	}
-	fmt.Fprintf(w, "jobs                 %d\n", r.Jobs)
+	fmt.Fprintf(w, "jobs                 %d", r.Jobs)
+	if r.PHP.Jobs > 0 {
+		fmt.Fprintf(w, " (%d of them %s, run by the PHP bridge)", r.PHP.Jobs, PHPClass)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "faults               %d (%s)", len(r.Faults), strings.Join(kinds, ", "))
 	if r.Shortfall > 0 {
 		fmt.Fprintf(w, "; %d not injected: the queue ran dry first", r.Shortfall)
@@ -1114,6 +1282,7 @@ func (r *Report) Print(w io.Writer) {
 	for _, u := range r.UnexpectedExits {
 		fmt.Fprintf(w, "  %s\n", u)
 	}
+	r.printPHP(w)
 	fmt.Fprintf(w, "last worker          %s after SIGQUIT\n", r.Stopped)
 	fmt.Fprintf(w, "elapsed              %.1fs\n", r.Elapsed.Seconds())
 	if len(r.ErrorLines) > 0 {

@@ -13,8 +13,13 @@ import (
 	"github.com/goresque/goresque/resque"
 )
 
-// Class is the PHP class name of the jobs the driver enqueues.
+// Class is the PHP class name of the jobs the driver enqueues, run by the Go Handler.
 const Class = "Chaos_Job"
+
+// PHPClass is the class of the jobs the driver enqueues for the PHP bridge (Config.PHPShare):
+// testdata/phpapp/jobs/Chaos/PhpJob.php, which records its executions exactly as Handler
+// does, in the same sets. WorkerMux has no handler for it, so the worker's PHP bridge runs it.
+const PHPClass = "Chaos_PhpJob"
 
 // The environment the driver sets for the worker program, read by WorkerMux.
 const (
@@ -24,6 +29,8 @@ const (
 	EnvRunsKey = "GORESQUE_CHAOS_RUNS_KEY"
 	// EnvMaxSleep is the longest random sleep of a job, as a Go duration.
 	EnvMaxSleep = "GORESQUE_CHAOS_MAX_SLEEP"
+	// EnvMaxSleepMicros is the same in microseconds, for the PHP job.
+	EnvMaxSleepMicros = "GORESQUE_CHAOS_MAX_SLEEP_US"
 	// EnvRunToken marks every process of one run (inherited by COUNT workers and the PHP
 	// processes a worker starts), so that the driver signals only its own processes.
 	EnvRunToken = "GORESQUE_CHAOS_RUN"

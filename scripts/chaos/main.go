@@ -2,6 +2,7 @@
 //
 //	go run ./scripts/chaos [-jobs 5000] [-faults 20] [-concurrency 4] [-count 2] [-blocking]
 //	                       [-dead-jobs fail|requeue] [-kinds kill-proc,kill-group,client-kill[,quit]]
+//	                       [-php-share 0.3 [-php pool|job] [-php-isolation fork|none]]
 //
 // It enqueues tracked Chaos_Job jobs in php-resque's format, runs this same binary as the
 // goresque worker under test (re-executed with GORESQUE_CHAOS_WORKER=1, which makes it
@@ -16,6 +17,13 @@
 // Each Chaos_Job execution adds a token (pid/worker/sequence) to the set
 // resque:chaos:runs:<job id> on its own connection, then sleeps 0-20 ms, so kills land
 // mid-job; the set counts executions exactly, even when that connection is killed too.
+//
+// With -php-share, that share of the jobs is Chaos_PhpJob (testdata/phpapp/jobs/Chaos/
+// PhpJob.php), which records its executions the same way from PHP: the worker runs it
+// through its PHP bridge (APP_INCLUDE=testdata/phpapp/bootstrap.php, GORESQUE_PHP=-php,
+// GORESQUE_PHP_ISOLATION=-php-isolation), kill-group then kills the worker with every php
+// process it started, and after each kill-proc (the worker alone) the run checks that the
+// worker's php processes died with it and follows the forked job children that did not.
 package main
 
 import (
@@ -25,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -59,6 +68,10 @@ func drive() int {
 	tcp := flag.Bool("tcp", false, "talk to redis over loopback TCP instead of a unix socket")
 	keepLogs := flag.Bool("keep-logs", false, "keep the worker log even when nothing went wrong")
 	quiet := flag.Bool("quiet", false, "do not print each fault")
+	phpShare := flag.Float64("php-share", 0, "share of the jobs that are the PHP class Chaos_PhpJob (0 to 1); 0: Go jobs only, GORESQUE_PHP=off")
+	phpMode := flag.String("php", "pool", "GORESQUE_PHP for the PHP jobs: pool (warm processes) or job (a php per job)")
+	phpIsolation := flag.String("php-isolation", "fork", "GORESQUE_PHP_ISOLATION for pool: fork (a child per job) or none")
+	appInclude := flag.String("app-include", "", "APP_INCLUDE for the PHP jobs (default: this module's testdata/phpapp/bootstrap.php)")
 	flag.Parse()
 
 	ks, err := chaos.ParseKinds(*kinds)
@@ -69,6 +82,22 @@ func drive() int {
 	if *deadJobs != "fail" && *deadJobs != "requeue" {
 		fmt.Fprintln(os.Stderr, "chaos: -dead-jobs: want fail or requeue")
 		return 2
+	}
+	if *phpShare > 0 {
+		if *appInclude == "" {
+			*appInclude = defaultAppInclude()
+		}
+		if *appInclude, err = filepath.Abs(*appInclude); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+		if _, err := os.Stat(*appInclude); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: -app-include:", err)
+			return 2
+		}
+		if *phpMode == "job" {
+			*phpIsolation = "none"
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -100,6 +129,7 @@ func drive() int {
 		Program: []string{exe, "work"}, Argv0: os.Args[0], Env: []string{workerEnv + "=1"},
 		Network: "unix", Addr: srv.Socket,
 		WorkerLog: logPath,
+		PHPShare:  *phpShare, PHPMode: *phpMode, PHPIsolation: *phpIsolation, AppInclude: *appInclude,
 	}
 	where := srv.Addr
 	if *tcp {
@@ -117,8 +147,12 @@ func drive() int {
 	if *count > 1 {
 		procs = fmt.Sprintf("COUNT=%d", *count)
 	}
-	fmt.Printf("goresque chaos: %d jobs, %d faults, QUEUE=chaos GORESQUE_CONCURRENCY=%d, %s, %s, INTERVAL=%s, dead jobs: %s, redis %s\n",
-		*jobs, *faults, *concurrency, procs, mode, *interval, *deadJobs, where)
+	php := "Go jobs only"
+	if *phpShare > 0 {
+		php = fmt.Sprintf("%.0f%% PHP jobs (GORESQUE_PHP=%s, isolation %s)", 100**phpShare, *phpMode, *phpIsolation)
+	}
+	fmt.Printf("goresque chaos: %d jobs, %s, %d faults, QUEUE=chaos GORESQUE_CONCURRENCY=%d, %s, %s, INTERVAL=%s, dead jobs: %s, redis %s\n",
+		*jobs, php, *faults, *concurrency, procs, mode, *interval, *deadJobs, where)
 	rep, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -136,4 +170,28 @@ func drive() int {
 		return 1
 	}
 	return 0
+}
+
+// defaultAppInclude is testdata/phpapp/bootstrap.php of this module: found from the
+// working directory up, else next to this source file (go run).
+func defaultAppInclude() string {
+	const rel = "testdata/phpapp/bootstrap.php"
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+					return filepath.Join(dir, rel)
+				}
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		return filepath.Join(filepath.Dir(file), "..", "..", rel)
+	}
+	return rel
 }
