@@ -14,27 +14,32 @@ import (
 )
 
 // A worker killed with SIGKILL while a PHP job runs takes the job's php process with it
-// (no orphan goes on with a job the next worker records as a dirty exit), and the next
-// worker on the host records the job as failed.
+// (no orphan goes on with a job the next worker records as a dirty exit), in fork isolation
+// the forked job child too (through FFI's prctl), and the next worker on the host records
+// the job as failed.
 func TestKilledWorkerTakesItsPHPProcessAlong(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("PHP subprocess tests are skipped with -short")
 	}
 	app, _ := filepath.Abs(filepath.Join("..", "testdata", "phpapp", "bootstrap.php"))
-	for _, mode := range []string{"job", "pool"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, c := range []struct{ mode, isolation string }{{"job", "none"}, {"pool", "none"}, {"pool", "fork"}} {
+		t.Run(c.mode+"-"+c.isolation, func(t *testing.T) {
 			t.Parallel()
 			p := newProgram(t)
 			id := p.enqueue("Php_Sleep", map[string]any{"seconds": 30})
-			env := []string{"QUEUE=default", "APP_INCLUDE=" + app, "GORESQUE_PHP=" + mode, "GORESQUE_PHP_ISOLATION=none"}
+			env := []string{"QUEUE=default", "APP_INCLUDE=" + app, "GORESQUE_PHP=" + c.mode, "GORESQUE_PHP_ISOLATION=" + c.isolation}
 			p.start(env...)
 			w := p.waitWorkers(1)[0]
 			p.waitBusy(w)
 			var php []int
+			// The php processes of the worker, and in fork isolation the job's child.
 			p.waitFor("the php process running the job", 10*time.Second, func(redis.Conn) bool {
 				php = childrenNamed(p.cmd.Process.Pid, "php")
-				return len(php) > 0
+				for _, pid := range php {
+					php = append(php, childrenNamed(pid, "php")...)
+				}
+				return len(php) > 0 && (c.isolation != "fork" || len(php) > 1)
 			})
 			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)

@@ -216,6 +216,29 @@ function perform($req)
     }
 }
 
+/**
+ * Makes this forked child die when the warm process does (which dies with the goresque
+ * worker): prctl(PR_SET_PDEATHSIG, SIGKILL) through FFI, when PHP has it. Otherwise, as with
+ * php-resque, a child can outlive a worker killed with SIGKILL and finish its job, which the
+ * next worker has recorded as a dirty exit.
+ */
+function dieWithParent()
+{
+    if (!class_exists('FFI', false)) {
+        return;
+    }
+    $parent = posix_getppid();
+    try {
+        \FFI::cdef('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);', 'libc.so.6')
+            ->prctl(1, 9, 0, 0, 0); // PR_SET_PDEATHSIG, SIGKILL
+    } catch (\Throwable $e) {
+        return; // FFI disabled (ffi.enable=false) or no glibc
+    }
+    if (posix_getppid() !== $parent) {
+        exit(137); // the warm process died before the death signal was armed
+    }
+}
+
 /** Runs one job in a child forked from this warm process (php-resque's Resque::fork). */
 function performForked($req)
 {
@@ -234,6 +257,7 @@ function performForked($req)
     if ($pid === 0) {
         fclose($pair[0]);
         posix_setpgid(0, 0);
+        dieWithParent();
         $reply = perform($req);
         $json = json_encode($reply, JSON_PARTIAL_OUTPUT_ON_ERROR);
         fwrite($pair[1], $json);
