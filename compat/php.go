@@ -240,8 +240,8 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 	// Its own process group, so that a timeout or a kill ends the job and whatever it
 	// started; and it dies with the worker (a worker killed with SIGKILL cannot stop it), so
 	// no orphaned PHP process goes on with a job the next worker records as a dirty exit. A
-	// child forked for a job (IsolationFork) can still outlive a SIGKILLed worker, as
-	// php-resque's children do (golden 22): PHP has no way to ask for the same.
+	// child forked for a job (IsolationFork) asks for the same itself (runner.php's
+	// dieWithParent, through PHP's FFI where it is available).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	rr, rw, err := os.Pipe()
 	if err != nil {
