@@ -1,7 +1,6 @@
 package resque
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,10 +62,6 @@ func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt
 	if err != nil {
 		return "", fmt.Errorf("resque: enqueue %s: %w", class, err)
 	}
-	if !argsIsArray(payload) {
-		// Resque_Job::create: "Supplied $args must be an array."
-		return "", fmt.Errorf("resque: enqueue %s: args must be an array, an object or nil", class)
-	}
 	if _, err := appendPHPString(nil, queue); err != nil {
 		return "", fmt.Errorf("resque: enqueue: queue name: %w", err)
 	}
@@ -90,15 +85,4 @@ func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt
 		return "", fmt.Errorf("resque: enqueue: %w", err)
 	}
 	return id, nil
-}
-
-// argsIsArray reports whether the payload's args[0] is a PHP array or null, the only
-// values Resque_Job::create accepts.
-func argsIsArray(payload []byte) bool {
-	i := bytes.Index(payload, []byte(`"args":[`))
-	if i < 0 {
-		return false
-	}
-	rest := payload[i+len(`"args":[`):]
-	return len(rest) > 0 && (rest[0] == '[' || rest[0] == '{' || bytes.HasPrefix(rest, []byte("null]")))
 }

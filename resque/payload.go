@@ -397,8 +397,13 @@ func encodePayload(dst []byte, d Dialect, class string, args any, id, prefix str
 		return nil, fmt.Errorf("class: %w", err)
 	}
 	dst = append(dst, `,"args":[`...)
+	start := len(dst)
 	if dst, err = encodePHPJSON(dst, args); err != nil {
 		return nil, fmt.Errorf("args: %w", err)
+	}
+	// Resque_Job::create accepts only an array or null: "Supplied $args must be an array."
+	if a := dst[start:]; a[0] != '[' && a[0] != '{' && string(a) != "null" {
+		return nil, errors.New("args must be an array, an object or nil")
 	}
 	dst = append(dst, `],"id":`...)
 	if dst, err = appendPHPString(dst, id); err != nil {

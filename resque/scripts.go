@@ -144,8 +144,8 @@ end
 return r
 `)
 
-// startScript starts a job cycleScript could not start (a payload above 64 KiB, or an id
-// that is not a string): it marks the job as running: the status packet becomes "running"
+// startScript starts a job cycleScript could not start (a payload that does not end the
+// way Resque::enqueue writes it): it marks the job as running: the status packet becomes "running"
 // (php-resque's Resque_Job_Status::update(STATUS_RUNNING), which writes only when the key
 // exists: untracked jobs get no status) and, in the v1.3.6 dialect, job:<id>:pid is set.
 //

@@ -34,7 +34,7 @@ func (s Status) String() string {
 // statusTTL is php-resque's expiry of a finished status packet: 24 hours.
 const statusTTL = 86400
 
-// statusPacket is the status packet when a tracked job is enqueued:
+// statusPacketWaiting is the status packet when a tracked job is enqueued:
 // {"status":1,"updated":T,"started":T}, plus "result":null in v1.3.6 (golden 02).
 func statusPacketWaiting(d Dialect, now time.Time) []byte {
 	t := strconv.FormatInt(now.Unix(), 10)
@@ -66,18 +66,6 @@ func statusUpdate(d Dialect, s Status, now time.Time, result []byte) (head, tail
 		result = []byte("null")
 	}
 	return string(b), `,"result":` + string(result) + "}", true
-}
-
-// startedToken returns the raw "started" value of a status packet, or "null", the way
-// v1.3.6 reads it back before each update.
-func startedToken(packet []byte) string {
-	var p struct {
-		Started json.RawMessage `json:"started"`
-	}
-	if json.Unmarshal(packet, &p) != nil || len(p.Started) == 0 {
-		return "null"
-	}
-	return string(p.Started)
 }
 
 // JobStatus is a decoded status packet.
