@@ -2,34 +2,15 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/resque"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 )
-
-func redisFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "redis", Usage: "Redis to use: host:port, redis://[user:pass@]host:port/db, rediss://..., or a unix socket path (env REDIS_BACKEND; default localhost:6379)"},
-		&cli.StringFlag{Name: "db", Usage: "database number (env REDIS_BACKEND_DB)"},
-		&cli.StringFlag{Name: "redis-username", Usage: "ACL user name (env REDIS_USERNAME)"},
-		&cli.StringFlag{Name: "redis-password-file", Usage: "read the Redis password from this file (env REDIS_PASSWORD_FILE; or REDIS_PASSWORD)"},
-		&cli.StringFlag{Name: "tls-ca", Usage: "CA certificate for rediss:// (env REDIS_TLS_CA_FILE)"},
-		&cli.StringFlag{Name: "tls-cert", Usage: "client certificate for rediss:// (env REDIS_TLS_CERT_FILE)"},
-		&cli.StringFlag{Name: "tls-key", Usage: "client key for rediss:// (env REDIS_TLS_KEY_FILE)"},
-		&cli.StringFlag{Name: "tls-server-name", Usage: "server name to verify (env REDIS_TLS_SERVER_NAME)"},
-		&cli.BoolFlag{Name: "tls-insecure-skip-verify", Usage: "do not verify the server certificate (env REDIS_TLS_INSECURE_SKIP_VERIFY)"},
-		&cli.StringFlag{Name: "prefix", Usage: "key namespace (env PREFIX; default resque)"},
-		&cli.StringFlag{Name: "dialect", Usage: "php-resque-136 (resque/php-resque 1.3) or php-resque-1 (chrisboulton/php-resque) (env GORESQUE_DIALECT)"},
-	}
-}
 
 func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 	flags := []cli.Flag{
@@ -165,49 +146,6 @@ func newPHPBridge(ctx context.Context, s workSettings, log zerolog.Logger) (*com
 	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Str("app_include", s.AppInclude).
 		Msg("PHP bridge ready for classes without a Go handler")
 	return php, nil
-}
-
-// handleSignals maps php-resque's signals onto the worker (Resque_Worker::registerSigHandlers).
-func handleSignals(w *resque.Worker, log zerolog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case sig := <-ch:
-				log.Debug().Str("signal", sig.String()).Msg("signal")
-				switch sig {
-				case syscall.SIGQUIT:
-					w.Shutdown()
-				case syscall.SIGTERM, syscall.SIGINT:
-					w.ShutdownNow(fmt.Errorf("worker received %s", signalName(sig)))
-				case syscall.SIGUSR1:
-					w.KillJob(errors.New("worker received SIGUSR1 (kill the running job)"))
-				case syscall.SIGUSR2:
-					w.Pause()
-				case syscall.SIGCONT:
-					w.Resume()
-				}
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
-}
-
-func signalName(sig os.Signal) string {
-	switch sig {
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGINT:
-		return "SIGINT"
-	}
-	return sig.String()
 }
 
 // writePIDFile writes the pid as php-resque does (file_put_contents($PIDFILE, getmypid())),

@@ -1,0 +1,48 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/goresque/goresque/resque"
+	"github.com/urfave/cli/v2"
+)
+
+func enqueueCommand(env lookupFunc) *cli.Command {
+	return &cli.Command{
+		Name:      "enqueue",
+		Usage:     "push a job exactly as PHP's Resque::enqueue does; prints the job id",
+		ArgsUsage: "QUEUE CLASS [ARGS_JSON]",
+		Description: `ARGS_JSON is the PHP array the job gets as $this->args, written as JSON: an object,
+a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSON, true)) writes it.`,
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "track", Usage: "create the job status key (Resque::enqueue's $trackStatus)"},
+			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix (Resque::enqueue's 5th argument)"},
+		}, redisFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 || c.NArg() > 3 {
+				return usageError("enqueue needs QUEUE CLASS [ARGS_JSON]")
+			}
+			var args any
+			if c.NArg() == 3 {
+				raw := json.RawMessage(c.Args().Get(2))
+				if !json.Valid(raw) {
+					return usageError(fmt.Sprintf("ARGS_JSON is not valid JSON: %s", raw))
+				}
+				args = raw
+			}
+			client, pool, err := clientFor(c, env)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			id, err := client.Enqueue(c.Context, c.Args().Get(0), c.Args().Get(1), args,
+				resque.EnqueueOptions{Track: c.Bool("track"), Prefix: c.String("status-prefix")})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, id)
+			return nil
+		},
+	}
+}
