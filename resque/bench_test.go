@@ -23,7 +23,7 @@ func benchDrain(b *testing.B, concurrency int) {
 	ns := "bench-drain:"
 	c := NewClient(pool, ns, DialectPHPResque136)
 	for range b.N {
-		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{"n", 1}}, EnqueueOptions{Track: true}); err != nil {
+		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{Key: "n", Value: 1}}, EnqueueOptions{Track: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // Client enqueues jobs and reads php-resque's records, for producers and tools. It is
@@ -62,7 +63,7 @@ func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt
 	if err != nil {
 		return "", fmt.Errorf("resque: enqueue %s: %w", class, err)
 	}
-	if _, err := appendPHPString(nil, queue); err != nil {
+	if _, err := phpjson.AppendString(nil, queue); err != nil {
 		return "", fmt.Errorf("resque: enqueue: queue name: %w", err)
 	}
 	conn, err := c.pool.GetContext(ctx)

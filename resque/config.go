@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goresque/goresque/internal/phpjson"
 	"github.com/rs/zerolog"
 )
 
@@ -48,9 +49,9 @@ func (d Dialect) String() string {
 // date formats t the way the dialect writes worker:<id>:started, run_at and failed_at.
 func (d Dialect) date(t time.Time) string {
 	if d == DialectPHPResque1 {
-		return phpDateStrftime(t)
+		return phpjson.DateStrftime(t)
 	}
-	return phpDateISO8601(t)
+	return phpjson.DateISO8601(t)
 }
 
 // DeadJobPolicy says what happens to the in-flight job of a worker found dead.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // failureRecord writes a `failed` entry as php-resque's Resque_Failure_Redis does:
@@ -21,21 +23,21 @@ import (
 func failureRecord(d Dialect, failedAt time.Time, payload []byte, je *JobError, worker, queue string) ([]byte, error) {
 	b := make([]byte, 0, len(payload)+256)
 	b = append(b, `{"failed_at":`...)
-	b, _ = appendPHPString(b, d.date(failedAt))
+	b, _ = phpjson.AppendString(b, d.date(failedAt))
 	b = append(b, `,"payload":`...)
 	embedded := embeddable(payload)
 	if embedded {
 		b = append(b, payload...)
 	} else {
-		b, _ = appendPHPString(b, strings.ToValidUTF8(string(payload), "\uFFFD"))
+		b, _ = phpjson.AppendString(b, strings.ToValidUTF8(string(payload), "\uFFFD"))
 	}
 	var err error
 	b = append(b, `,"exception":`...)
-	if b, err = appendPHPString(b, validUTF8(je.Exception)); err != nil {
+	if b, err = phpjson.AppendString(b, validUTF8(je.Exception)); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"error":`...)
-	if b, err = appendPHPString(b, validUTF8(je.Message)); err != nil {
+	if b, err = phpjson.AppendString(b, validUTF8(je.Message)); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"backtrace":[`...)
@@ -43,16 +45,16 @@ func failureRecord(d Dialect, failedAt time.Time, payload []byte, je *JobError, 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = appendPHPString(b, validUTF8(line)); err != nil {
+		if b, err = phpjson.AppendString(b, validUTF8(line)); err != nil {
 			return nil, err
 		}
 	}
 	b = append(b, `],"worker":`...)
-	if b, err = appendPHPString(b, worker); err != nil {
+	if b, err = phpjson.AppendString(b, worker); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"queue":`...)
-	if b, err = appendPHPString(b, queue); err != nil {
+	if b, err = phpjson.AppendString(b, queue); err != nil {
 		return nil, err
 	}
 	if !embedded {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // Items that are not jobs go to failed with a clear exception and their exact bytes, and
@@ -86,13 +87,13 @@ func TestPruneByHeartbeat(t *testing.T) {
 			old := time.Now().Add(-10 * time.Minute)
 			dead, alive := "otherhost:4242:default", "thirdhost:77:default"
 			payload := `{"class":"Ok","args":[{"n":1}],"id":"0123456789abcdef0123456789abcdef","queue_time":1795727497.5}`
-			rec := `{"queue":"default","run_at":"` + phpDateISO8601(old) + `","payload":` + payload + `}`
+			rec := `{"queue":"default","run_at":"` + phpjson.DateISO8601(old) + `","payload":` + payload + `}`
 			for _, c := range [][]any{
 				{"SADD", b.keys.Workers(), dead, alive},
 				{"SET", b.keys.Worker(dead), rec},
 				{"HSET", b.keys.InFlight(), dead, rec},
-				{"SET", b.keys.WorkerStarted(dead), phpDateISO8601(old)},
-				{"HSET", b.keys.Heartbeats(), dead, phpDateISO8601(old), alive, phpDateISO8601(time.Now())},
+				{"SET", b.keys.WorkerStarted(dead), phpjson.DateISO8601(old)},
+				{"HSET", b.keys.Heartbeats(), dead, phpjson.DateISO8601(old), alive, phpjson.DateISO8601(time.Now())},
 			} {
 				if _, err := b.conn.Do(c[0].(string), c[1:]...); err != nil {
 					t.Fatal(err)

@@ -2,11 +2,13 @@ package resque
 
 import (
 	"encoding/json"
-	"github.com/goresque/goresque/internal/goldentest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goresque/goresque/internal/goldentest"
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // goldenScenarios replays each recorded scenario; see golden_test.go.
@@ -16,7 +18,7 @@ var goldenScenarios = []struct {
 }{
 	{"01-enqueue-basic", func(g *goldenRun) adjust {
 		g.phase("enqueue")
-		g.enqueue("default", "Harness_Succeed", PHPObject{{"name", "world"}, {"count", 3}}, false)
+		g.enqueue("default", "Harness_Succeed", PHPObject{{Key: "name", Value: "world"}, {Key: "count", Value: 3}}, false)
 		g.phase("enqueue a second job on another queue")
 		g.enqueue("mail", "Harness_Succeed", map[string]any{"to": "a@example.com"}, false)
 		return adjust{}
@@ -40,32 +42,32 @@ var goldenScenarios = []struct {
 	{"04-enqueue-nested-args", func(g *goldenRun) adjust {
 		g.phase("enqueue")
 		g.enqueue("default", "Harness_Succeed", PHPObject{
-			{"user", PHPObject{{"id", 42}, {"roles", []string{"admin", "dev"}}, {"meta", PHPObject{{"a", nil}, {"b", true}, {"c", false}}}}},
-			{"ints", []int64{0, -1, 9007199254740993, 123456789012}},
-			{"floats", []float64{1.0, 0.1, -2.5, 1e20, 3.14159265358979}},
-			{"empty_list", []any{}},
-			{"empty_obj", map[string]any{}},
-			{"sparse", PHPObject{{"0", "a"}, {"2", "b"}}},
-			{"seq_obj", PHPObject{{"0", "a"}, {"1", "b"}}},
-			{"str_num", "007"},
-			{"deep", []any{[]any{[]any{[]any{"x"}}}}},
+			{Key: "user", Value: PHPObject{{Key: "id", Value: 42}, {Key: "roles", Value: []string{"admin", "dev"}}, {Key: "meta", Value: PHPObject{{Key: "a", Value: nil}, {Key: "b", Value: true}, {Key: "c", Value: false}}}}},
+			{Key: "ints", Value: []int64{0, -1, 9007199254740993, 123456789012}},
+			{Key: "floats", Value: []float64{1.0, 0.1, -2.5, 1e20, 3.14159265358979}},
+			{Key: "empty_list", Value: []any{}},
+			{Key: "empty_obj", Value: map[string]any{}},
+			{Key: "sparse", Value: PHPObject{{Key: "0", Value: "a"}, {Key: "2", Value: "b"}}},
+			{Key: "seq_obj", Value: PHPObject{{Key: "0", Value: "a"}, {Key: "1", Value: "b"}}},
+			{Key: "str_num", Value: "007"},
+			{Key: "deep", Value: []any{[]any{[]any{[]any{"x"}}}}},
 		}, false)
 		g.phase("enqueue with a top-level list as args")
-		g.enqueue("default", "Harness_Succeed", []any{1, "two", PHPObject{{"three", 3}}}, false)
+		g.enqueue("default", "Harness_Succeed", []any{1, "two", PHPObject{{Key: "three", Value: 3}}}, false)
 		return adjust{}
 	}},
 	{"05-enqueue-unicode-slashes", func(g *goldenRun) adjust {
 		g.phase("enqueue")
 		g.enqueue("default", "Harness_Succeed", PHPObject{
-			{"path", "/var/www/app/file.txt"},
-			{"url", "https://example.com/a/b?c=d&e=f"},
-			{"latin", "héllo wörld"},
-			{"cjk", "日本語"},
-			{"emoji", "😀 🚀"},
-			{"quotes", `say "hi" it's <b>&amp;</b>`},
-			{"backslash", `C:\temp\x`},
-			{"control", "line1\nline2\ttab\r\x01\x1f"},
-			{"nbsp_and_2028", "a\u00a0b\u2028c"},
+			{Key: "path", Value: "/var/www/app/file.txt"},
+			{Key: "url", Value: "https://example.com/a/b?c=d&e=f"},
+			{Key: "latin", Value: "héllo wörld"},
+			{Key: "cjk", Value: "日本語"},
+			{Key: "emoji", Value: "😀 🚀"},
+			{Key: "quotes", Value: `say "hi" it's <b>&amp;</b>`},
+			{Key: "backslash", Value: `C:\temp\x`},
+			{Key: "control", Value: "line1\nline2\ttab\r\x01\x1f"},
+			{Key: "nbsp_and_2028", Value: "a\u00a0b\u2028c"},
 		}, false)
 		g.phase("enqueue to a queue whose name has unicode and a slash")
 		g.enqueue("emails/ünï", "Harness_Succeed", map[string]any{"q": "odd queue name"}, false)
@@ -127,7 +129,7 @@ var goldenScenarios = []struct {
 	}},
 	{"07-job-success", func(g *goldenRun) adjust {
 		g.phase("enqueue")
-		g.enqueue("default", "Harness_Succeed", PHPObject{{"sleep", 1.5}, {"n", 1}}, true)
+		g.enqueue("default", "Harness_Succeed", PHPObject{{Key: "sleep", Value: 1.5}, {Key: "n", Value: 1}}, true)
 		g.phase("worker starts")
 		g.startWorker(false, "default")
 		g.waitStarted()
@@ -306,9 +308,9 @@ var goldenScenarios = []struct {
 		g.quit()
 		// Deliberate difference: php-resque decodes the payload and writes it back
 		// re-encoded into worker:<id> and failed; goresque writes the bytes it took.
-		// PHP's re-encoding of the first payload is exactly transcodePHPJSON's output.
+		// PHP's re-encoding of the first payload is exactly phpjson.Transcode's output.
 		rawNorm := goldentest.NewNormalizer().Text(raws[0])
-		php, err := transcodePHPJSON(nil, []byte(raws[0]))
+		php, err := phpjson.Transcode(nil, []byte(raws[0]))
 		if err != nil {
 			g.t.Fatal(err)
 		}

@@ -208,7 +208,7 @@ func interop(t *testing.T, d Dialect, dir string) {
 	}
 
 	// 3. goresque pushes, the php-resque worker performs.
-	goID, err := client.Enqueue(context.Background(), "php", "Interop_PhpJob", PHPObject{{"x", "ü/1"}}, EnqueueOptions{Track: true})
+	goID, err := client.Enqueue(context.Background(), "php", "Interop_PhpJob", PHPObject{{Key: "x", Value: "ü/1"}}, EnqueueOptions{Track: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // A PayloadError says why a queue item cannot be run as a job. The item still goes to
@@ -393,12 +395,12 @@ func NewJobID() string {
 func encodePayload(dst []byte, d Dialect, class string, args any, id, prefix string, queueTime time.Time) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"class":`...)
-	if dst, err = appendPHPString(dst, class); err != nil {
+	if dst, err = phpjson.AppendString(dst, class); err != nil {
 		return nil, fmt.Errorf("class: %w", err)
 	}
 	dst = append(dst, `,"args":[`...)
 	start := len(dst)
-	if dst, err = encodePHPJSON(dst, args); err != nil {
+	if dst, err = phpjson.Encode(dst, args); err != nil {
 		return nil, fmt.Errorf("args: %w", err)
 	}
 	// Resque_Job::create accepts only an array or null: "Supplied $args must be an array."
@@ -406,16 +408,16 @@ func encodePayload(dst []byte, d Dialect, class string, args any, id, prefix str
 		return nil, errors.New("args must be an array, an object or nil")
 	}
 	dst = append(dst, `],"id":`...)
-	if dst, err = appendPHPString(dst, id); err != nil {
+	if dst, err = phpjson.AppendString(dst, id); err != nil {
 		return nil, fmt.Errorf("id: %w", err)
 	}
 	if d == DialectPHPResque136 {
 		dst = append(dst, `,"prefix":`...)
-		if dst, err = appendPHPString(dst, prefix); err != nil {
+		if dst, err = phpjson.AppendString(dst, prefix); err != nil {
 			return nil, fmt.Errorf("prefix: %w", err)
 		}
 	}
 	dst = append(dst, `,"queue_time":`...)
-	dst = appendPHPMicrotime(dst, queueTime)
+	dst = phpjson.AppendMicrotime(dst, queueTime)
 	return append(dst, '}'), nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // workerID is php-resque's worker id: hostname:pid:queues, the queues joined with ","
@@ -43,7 +44,7 @@ func splitWorkerID(id string) (host, pid, queues string, ok bool) {
 func (w *Worker) register(conn redis.Conn, ids []string) error {
 	now := w.cfg.now().In(w.cfg.Location)
 	date := w.cfg.Dialect.date(now)
-	beat := phpDateISO8601(now)
+	beat := phpjson.DateISO8601(now)
 	for _, id := range ids {
 		if err := conn.Send("SADD", w.keys.Workers(), id); err != nil {
 			return err
@@ -87,7 +88,7 @@ func (w *Worker) unregister(conn redis.Conn, ids []string) error {
 
 // heartbeat writes the current time for every id into workers:heartbeat.
 func (w *Worker) heartbeat(conn redis.Conn, ids []string) error {
-	beat := phpDateISO8601(w.cfg.now().In(w.cfg.Location))
+	beat := phpjson.DateISO8601(w.cfg.now().In(w.cfg.Location))
 	args := []any{w.keys.Heartbeats()}
 	for _, id := range ids {
 		args = append(args, id, beat)

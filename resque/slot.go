@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/phpjson"
 	"github.com/rs/zerolog"
 )
 
@@ -133,7 +134,7 @@ func (s *slot) setQueues(qs []string) {
 	s.heads = s.heads[:0]
 	for _, q := range qs {
 		s.claimKeys = append(s.claimKeys, k.Queue(q))
-		h, _ := appendPHPString([]byte(`{"queue":`), validUTF8(q))
+		h, _ := phpjson.AppendString([]byte(`{"queue":`), validUTF8(q))
 		s.heads = append(s.heads, string(h))
 	}
 }
@@ -192,7 +193,7 @@ func (s *slot) cycleArgs(buf []any, fin *outcome, claim bool) (args []any, tail 
 	}
 	now := w.cfg.now()
 	if sec := now.Unix(); sec != s.second.sec {
-		t, _ := appendPHPString([]byte(`,"run_at":`), w.cfg.Dialect.date(now.In(w.cfg.Location)))
+		t, _ := phpjson.AppendString([]byte(`,"run_at":`), w.cfg.Dialect.date(now.In(w.cfg.Location)))
 		head, rtail, splice := statusUpdate(w.cfg.Dialect, StatusRunning, now, nil)
 		s.second = perSecond{sec: sec, tail: string(append(t, `,"payload":`...)), runHead: head, runTail: rtail, spl: boolFlag(splice)}
 	}
@@ -532,7 +533,7 @@ func (s *slot) outcome(c *claimed, job *Job, err error, took time.Duration) *out
 	if job.ID != "" {
 		var result []byte
 		if status == StatusComplete && job.hasResult {
-			r, rerr := encodePHPJSON(nil, job.result)
+			r, rerr := phpjson.Encode(nil, job.result)
 			if rerr != nil {
 				log.Warn().Err(rerr).Msg("job result cannot be encoded as PHP JSON; storing null")
 				r = nil

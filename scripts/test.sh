@@ -15,6 +15,6 @@ go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
 echo "== fuzz (brief): PHP-style JSON transcoding and payload decoding"
-go test ./resque -run '^$' -fuzz '^FuzzTranscodePHPJSON$' -fuzztime 15s
+go test ./internal/phpjson -run '^$' -fuzz '^FuzzTranscodePHPJSON$' -fuzztime 15s
 go test ./resque -run '^$' -fuzz '^FuzzDecodePayload$' -fuzztime 15s
 echo "== all tests passed"

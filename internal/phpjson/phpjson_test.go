@@ -1,4 +1,4 @@
-package resque
+package phpjson
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 )
 
 // phpJSONTestdata is where the PHP JSON vectors live (module-level testdata).
-const phpJSONTestdata = "../testdata/phpjson"
+const phpJSONTestdata = "../../testdata/phpjson"
 
 type phpVectorCase struct {
 	In    string `json:"in"`
@@ -111,7 +111,7 @@ func TestTranscodePHPJSONVectors(t *testing.T) {
 	for _, c := range v.Transcode {
 		in := c.input(t)
 		prefix := []byte("prefix:")
-		got, err := transcodePHPJSON(prefix, in)
+		got, err := Transcode(prefix, in)
 		if c.Err != "" {
 			want := phpErrKinds[c.Err]
 			if want == nil {
@@ -133,7 +133,7 @@ func TestTranscodePHPJSONVectors(t *testing.T) {
 			t.Errorf("transcode(%q)\n got %q\nwant %q", short(string(in)), got, "prefix:"+c.Want)
 		}
 		// PHP's own output is a fixed point, but for -0.
-		again, err := transcodePHPJSON(nil, []byte(c.Want))
+		again, err := Transcode(nil, []byte(c.Want))
 		if want := phpNegZeroToZero([]byte(c.Want)); err != nil || string(again) != string(want) {
 			t.Errorf("transcode(%q) = %q, %v; want %q", c.Want, again, err, want)
 		}
@@ -175,15 +175,15 @@ func TestAppendPHPFloatVectors(t *testing.T) {
 
 func TestAppendPHPStringVectors(t *testing.T) {
 	for _, c := range loadPHPVectors(t).String {
-		got, err := appendPHPString([]byte("x"), c.In)
+		got, err := AppendString([]byte("x"), c.In)
 		if err != nil || string(got) != "x"+c.Want {
-			t.Errorf("appendPHPString(%q) = %q, %v; want %q", c.In, got, err, c.Want)
+			t.Errorf("AppendString(%q) = %q, %v; want %q", c.In, got, err, c.Want)
 		}
 	}
 	for _, s := range []string{"\xff", "a\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "ok\x80"} {
-		got, err := appendPHPString([]byte("x"), s)
+		got, err := AppendString([]byte("x"), s)
 		if !errors.Is(err, errInvalidUTF8) || string(got) != "x" {
-			t.Errorf("appendPHPString(%q) = %q, %v; want errInvalidUTF8", s, got, err)
+			t.Errorf("AppendString(%q) = %q, %v; want errInvalidUTF8", s, got, err)
 		}
 	}
 	if errInvalidUTF8.Error() != "resque: string is not valid UTF-8" {
@@ -222,24 +222,24 @@ var phpGoldenArgs = map[string]any{
 	"03-enqueue-args-null n=3":  nil,
 	"03-enqueue-args-null n=6":  []any{},
 	"03-enqueue-args-null n=9":  map[string]any{},
-	"03-enqueue-args-null n=12": PHPObject{{"x", 1}},
-	"04-enqueue-nested-args n=3": PHPObject{
-		{"user", PHPObject{
+	"03-enqueue-args-null n=12": Object{{"x", 1}},
+	"04-enqueue-nested-args n=3": Object{
+		{"user", Object{
 			{"id", 42},
 			{"roles", []string{"admin", "dev"}},
-			{"meta", PHPObject{{"a", nil}, {"b", true}, {"c", false}}},
+			{"meta", Object{{"a", nil}, {"b", true}, {"c", false}}},
 		}},
 		{"ints", []any{0, -1, int64(9007199254740993), int64(123456789012)}},
 		{"floats", []any{1.0, 0.1, -2.5, 1e20, 3.14159265358979}},
 		{"empty_list", []any{}},
-		{"empty_obj", PHPObject{}},
+		{"empty_obj", Object{}},
 		{"sparse", map[int]string{0: "a", 2: "b"}},
-		{"seq_obj", PHPObject{{"0", "a"}, {"1", "b"}}},
+		{"seq_obj", Object{{"0", "a"}, {"1", "b"}}},
 		{"str_num", "007"},
 		{"deep", []any{[]any{[]any{[]any{"x"}}}}},
 	},
 	"04-enqueue-nested-args n=6": []any{1, "two", map[string]any{"three": 3}},
-	"05-enqueue-unicode-slashes n=3": PHPObject{
+	"05-enqueue-unicode-slashes n=3": Object{
 		{"path", "/var/www/app/file.txt"},
 		{"url", "https://example.com/a/b?c=d&e=f"},
 		{"latin", "héllo wörld"},
@@ -280,7 +280,7 @@ func TestPHPJSONGolden(t *testing.T) {
 	for _, c := range cases {
 		if c.Foreign != "" {
 			// A foreign payload as the PHP worker re-encodes it.
-			got, err := transcodePHPJSON(nil, []byte(c.Foreign))
+			got, err := Transcode(nil, []byte(c.Foreign))
 			if err != nil || string(got) != c.Want {
 				t.Errorf("%s:\n got %s, %v\nwant %s", c.Name, got, err, c.Want)
 			}
@@ -292,14 +292,14 @@ func TestPHPJSONGolden(t *testing.T) {
 			if err := json.Unmarshal([]byte(c.Record), &rec); err != nil {
 				t.Fatal(err)
 			}
-			got, err = encodePHPJSON(nil, PHPObject{{"queue", rec.Queue}, {"run_at", rec.RunAt}, {"payload", json.RawMessage(c.Foreign)}})
+			got, err = Encode(nil, Object{{"queue", rec.Queue}, {"run_at", rec.RunAt}, {"payload", json.RawMessage(c.Foreign)}})
 			if err != nil || string(got) != c.Record {
 				t.Errorf("%s record:\n got %s, %v\nwant %s", c.Name, got, err, c.Record)
 			}
 			continue
 		}
 		// PHP's own output is a fixed point of the transcoder.
-		got, err := transcodePHPJSON(nil, []byte(c.Payload))
+		got, err := Transcode(nil, []byte(c.Payload))
 		if err != nil || string(got) != c.Payload {
 			t.Errorf("%s: transcode changed PHP's payload:\n got %s, %v\nwant %s", c.Name, got, err, c.Payload)
 		}
@@ -311,7 +311,7 @@ func TestPHPJSONGolden(t *testing.T) {
 			continue
 		}
 		seen++
-		got, err = encodePHPJSON(nil, args)
+		got, err = Encode(nil, args)
 		if err != nil || string(got) != c.Args0 {
 			t.Errorf("%s args:\n got %s, %v\nwant %s", c.Name, got, err, c.Args0)
 		}
@@ -324,16 +324,16 @@ func TestPHPJSONGolden(t *testing.T) {
 		if err := json.Unmarshal([]byte(c.Payload), &p); err != nil {
 			t.Fatal(err)
 		}
-		qt := appendPHPMicrotime(nil, phpMicrotimeFromJSON(t, string(p.QueueTime)))
+		qt := AppendMicrotime(nil, phpMicrotimeFromJSON(t, string(p.QueueTime)))
 		if string(qt) != string(p.QueueTime) {
-			t.Errorf("%s: appendPHPMicrotime = %s, want %s", c.Name, qt, p.QueueTime)
+			t.Errorf("%s: AppendMicrotime = %s, want %s", c.Name, qt, p.QueueTime)
 		}
-		payload := PHPObject{{"class", p.Class}, {"args", []any{args}}, {"id", p.ID}}
+		payload := Object{{"class", p.Class}, {"args", []any{args}}, {"id", p.ID}}
 		if p.Prefix != nil {
-			payload = append(payload, PHPField{"prefix", *p.Prefix})
+			payload = append(payload, Field{"prefix", *p.Prefix})
 		}
-		payload = append(payload, PHPField{"queue_time", json.RawMessage(qt)})
-		got, err = encodePHPJSON(nil, payload)
+		payload = append(payload, Field{"queue_time", json.RawMessage(qt)})
+		got, err = Encode(nil, payload)
 		if err != nil || string(got) != c.Payload {
 			t.Errorf("%s payload:\n got %s, %v\nwant %s", c.Name, got, err, c.Payload)
 		}
@@ -344,9 +344,9 @@ func TestPHPJSONGolden(t *testing.T) {
 }
 
 type phpTestStruct struct {
-	B   int       `json:"b"`
-	A   string    `json:"a"`
-	Obj PHPObject `json:"obj"`
+	B   int    `json:"b"`
+	A   string `json:"a"`
+	Obj Object `json:"obj"`
 	M   map[string]any
 	F   float32 `json:"f"`
 	Raw json.RawMessage
@@ -387,9 +387,9 @@ func TestEncodePHPJSON(t *testing.T) {
 	cyclic[0] = cyclic
 	cyclicMap := map[string]any{}
 	cyclicMap["self"] = cyclicMap
-	bigObj := PHPObject{}
+	bigObj := Object{}
 	for i := 0; i < 40; i++ {
-		bigObj = append(bigObj, PHPField{strconv.Itoa(i % 30), i})
+		bigObj = append(bigObj, Field{strconv.Itoa(i % 30), i})
 	}
 	bigWant := "["
 	for i := 0; i < 30; i++ {
@@ -486,27 +486,27 @@ func TestEncodePHPJSON(t *testing.T) {
 		{"map uint64 key", map[uint64]int{math.MaxUint64: 1, 3: 2}, `{"3":2,"18446744073709551615":1}`, nil},
 		{"map bad key", map[string]any{"\xff": 1}, "", errInvalidUTF8},
 		{"map float key", map[float64]int{1.5: 1}, "", nil}, // json.Marshal rejects it
-		{"object empty", PHPObject{}, "[]", nil},
-		{"object nil", PHPObject(nil), "[]", nil},
-		{"object list", PHPObject{{"0", "a"}, {"1", "b"}}, `["a","b"]`, nil},
-		{"object reversed", PHPObject{{"1", "a"}, {"0", "b"}}, `{"1":"a","0":"b"}`, nil},
-		{"object sparse", PHPObject{{"0", "a"}, {"2", "b"}}, `{"0":"a","2":"b"}`, nil},
-		{"object order", PHPObject{{"z", 1}, {"a", 2}}, `{"z":1,"a":2}`, nil},
-		{"object dup", PHPObject{{"a", 1}, {"b", 2}, {"a", 3}}, `{"a":3,"b":2}`, nil},
-		{"object dup list", PHPObject{{"0", "a"}, {"1", "b"}, {"0", "c"}}, `["c","b"]`, nil},
-		{"object -0", PHPObject{{"-0", "a"}}, `{"-0":"a"}`, nil},
-		{"object 01", PHPObject{{"01", "a"}}, `{"01":"a"}`, nil},
+		{"object empty", Object{}, "[]", nil},
+		{"object nil", Object(nil), "[]", nil},
+		{"object list", Object{{"0", "a"}, {"1", "b"}}, `["a","b"]`, nil},
+		{"object reversed", Object{{"1", "a"}, {"0", "b"}}, `{"1":"a","0":"b"}`, nil},
+		{"object sparse", Object{{"0", "a"}, {"2", "b"}}, `{"0":"a","2":"b"}`, nil},
+		{"object order", Object{{"z", 1}, {"a", 2}}, `{"z":1,"a":2}`, nil},
+		{"object dup", Object{{"a", 1}, {"b", 2}, {"a", 3}}, `{"a":3,"b":2}`, nil},
+		{"object dup list", Object{{"0", "a"}, {"1", "b"}, {"0", "c"}}, `["c","b"]`, nil},
+		{"object -0", Object{{"-0", "a"}}, `{"-0":"a"}`, nil},
+		{"object 01", Object{{"01", "a"}}, `{"01":"a"}`, nil},
 		{"object big dup", bigObj, bigWant, nil},
-		{"object pointer", &PHPObject{{"k", "v"}}, `{"k":"v"}`, nil},
-		{"object nil pointer", (*PHPObject)(nil), "null", nil},
-		{"object bad key", PHPObject{{"\xff", 1}}, "", errInvalidUTF8},
-		{"object bad value", PHPObject{{"k", math.Inf(1)}}, "", errPHPJSONInfNaN},
-		{"fields slice", []PHPField{{"k", "v"}}, `[{"Key":"k","Value":"v"}]`, nil},
+		{"object pointer", &Object{{"k", "v"}}, `{"k":"v"}`, nil},
+		{"object nil pointer", (*Object)(nil), "null", nil},
+		{"object bad key", Object{{"\xff", 1}}, "", errInvalidUTF8},
+		{"object bad value", Object{{"k", math.Inf(1)}}, "", errPHPJSONInfNaN},
+		{"fields slice", []Field{{"k", "v"}}, `[{"Key":"k","Value":"v"}]`, nil},
 		{"raw", json.RawMessage(`{"a":{},"b":1.0,"c":"/"}`), `{"a":[],"b":1,"c":"\/"}`, nil},
 		{"raw nil", json.RawMessage(nil), "null", nil},
 		{"raw bad", json.RawMessage(`{`), "", errPHPJSONSyntax},
 		{"raw pointer", &json.RawMessage{'[', ']'}, "[]", nil},
-		{"struct", phpTestStruct{B: 1, A: "x/y", Obj: PHPObject{{"0", 1}}, M: map[string]any{"1": 1}, F: 0.1, Raw: json.RawMessage(`{}`)},
+		{"struct", phpTestStruct{B: 1, A: "x/y", Obj: Object{{"0", 1}}, M: map[string]any{"1": 1}, F: 0.1, Raw: json.RawMessage(`{}`)},
 			`{"b":1,"a":"x\/y","obj":[1],"M":{"1":1},"f":0.1,"Raw":[]}`, nil},
 		{"struct pointer", &phpTestStruct{}, `{"b":0,"a":"","obj":[],"M":null,"f":0,"Raw":null}`, nil},
 		{"html in struct", struct{ S string }{"<&>"}, `{"S":"<&>"}`, nil},
@@ -522,7 +522,7 @@ func TestEncodePHPJSON(t *testing.T) {
 		{"depth 512", phpNested(511, []any{}), strings.Repeat("[", 512) + strings.Repeat("]", 512), nil},
 		{"depth 513", phpNested(512, []any{}), "", errPHPJSONDepth},
 		{"depth 513 map", phpNested(512, map[string]int{"a": 1}), "", errPHPJSONDepth},
-		{"depth 513 object", phpNested(512, PHPObject{}), "", errPHPJSONDepth},
+		{"depth 513 object", phpNested(512, Object{}), "", errPHPJSONDepth},
 		{"depth 513 strings", phpNested(512, []string{}), "", errPHPJSONDepth},
 		{"depth raw ok", phpNested(500, json.RawMessage(strings.Repeat("[", 12)+strings.Repeat("]", 12))), strings.Repeat("[", 512) + strings.Repeat("]", 512), nil},
 		{"depth raw", phpNested(500, json.RawMessage(strings.Repeat("[", 13)+strings.Repeat("]", 13))), "", errPHPJSONDepth},
@@ -531,7 +531,7 @@ func TestEncodePHPJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := encodePHPJSON([]byte("x"), tc.v)
+			got, err := Encode([]byte("x"), tc.v)
 			if tc.want == "" {
 				if err == nil {
 					t.Fatalf("got %s, want an error", got)
@@ -555,10 +555,10 @@ func TestEncodePHPJSON(t *testing.T) {
 			}
 		})
 	}
-	// PHPObject's MarshalJSON writes what encodePHPJSON writes.
-	b, err := json.Marshal(PHPObject{{"a", "é/"}})
+	// Object's MarshalJSON writes what Encode writes.
+	b, err := json.Marshal(Object{{"a", "é/"}})
 	if err != nil || string(b) != `{"a":"\u00e9\/"}` {
-		t.Errorf("json.Marshal(PHPObject) = %s, %v", b, err)
+		t.Errorf("json.Marshal(Object) = %s, %v", b, err)
 	}
 }
 
@@ -567,7 +567,7 @@ func TestTranscodePHPJSONHostile(t *testing.T) {
 	for _, open := range []string{"[", `{"a":`, `{"0":[`} {
 		in := bytes.Repeat([]byte(open), 10<<20/len(open))
 		start := time.Now()
-		_, err := transcodePHPJSON(nil, in)
+		_, err := Transcode(nil, in)
 		if !errors.Is(err, errPHPJSONDepth) {
 			t.Errorf("%q x %d: err = %v, want depth error", open, len(in)/len(open), err)
 		}
@@ -579,7 +579,7 @@ func TestTranscodePHPJSONHostile(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
 	in := strings.Repeat(`{"0":`, 511) + `"` + big + `"` + strings.Repeat("}", 511)
 	want := strings.Repeat("[", 511) + `"` + big + `"` + strings.Repeat("]", 511)
-	got, err := transcodePHPJSON(nil, []byte(in))
+	got, err := Transcode(nil, []byte(in))
 	if err != nil || string(got) != want {
 		t.Errorf("deep list objects: err = %v, output ok = %v", err, string(got) == want)
 	}
@@ -595,7 +595,7 @@ func TestTranscodePHPJSONHostile(t *testing.T) {
 	}
 	b.WriteString("}")
 	start := time.Now()
-	got, err = transcodePHPJSON(nil, []byte(b.String()))
+	got, err = Transcode(nil, []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestTranscodePHPJSONConcurrent(t *testing.T) {
 			defer wg.Done()
 			for rep := 0; rep < 20; rep++ {
 				for _, c := range v.Transcode {
-					got, err := transcodePHPJSON(nil, c.input(t))
+					got, err := Transcode(nil, c.input(t))
 					if (err != nil) != (c.Err != "") || (err == nil && string(got) != c.Want) {
 						t.Errorf("concurrent transcode(%q) = %q, %v", short(c.In), got, err)
 						return
@@ -660,11 +660,11 @@ func TestPHPDates(t *testing.T) {
 			t.Fatal(err)
 		}
 		tm := time.Unix(c.unix, 123456789).In(loc)
-		if got := phpDateISO8601(tm); got != c.iso {
-			t.Errorf("phpDateISO8601(%d in %s) = %s, want %s", c.unix, c.zone, got, c.iso)
+		if got := DateISO8601(tm); got != c.iso {
+			t.Errorf("DateISO8601(%d in %s) = %s, want %s", c.unix, c.zone, got, c.iso)
 		}
-		if got := phpDateStrftime(tm); got != c.strftime {
-			t.Errorf("phpDateStrftime(%d in %s) = %s, want %s", c.unix, c.zone, got, c.strftime)
+		if got := DateStrftime(tm); got != c.strftime {
+			t.Errorf("DateStrftime(%d in %s) = %s, want %s", c.unix, c.zone, got, c.strftime)
 		}
 	}
 	// The README's and golden traces' dates (UTC server).
@@ -673,17 +673,17 @@ func TestPHPDates(t *testing.T) {
 		want string
 		f    func(time.Time) string
 	}{
-		{time.Date(2026, 11, 26, 21, 11, 39, 0, time.UTC), "Thu Nov 26 21:11:39 UTC 2026", phpDateStrftime},
-		{time.Date(2026, 11, 26, 21, 20, 34, 0, time.UTC), "Thu Nov 26 21:20:34 UTC 2026", phpDateStrftime},
-		{time.Date(2026, 11, 26, 21, 12, 21, 0, time.UTC), "2026-11-26T21:12:21+00:00", phpDateISO8601},
-		{time.Date(2026, 11, 26, 21, 21, 26, 0, time.UTC), "2026-11-26T21:21:26+00:00", phpDateISO8601},
+		{time.Date(2026, 11, 26, 21, 11, 39, 0, time.UTC), "Thu Nov 26 21:11:39 UTC 2026", DateStrftime},
+		{time.Date(2026, 11, 26, 21, 20, 34, 0, time.UTC), "Thu Nov 26 21:20:34 UTC 2026", DateStrftime},
+		{time.Date(2026, 11, 26, 21, 12, 21, 0, time.UTC), "2026-11-26T21:12:21+00:00", DateISO8601},
+		{time.Date(2026, 11, 26, 21, 21, 26, 0, time.UTC), "2026-11-26T21:21:26+00:00", DateISO8601},
 	} {
 		if got := c.f(c.tm); got != c.want {
 			t.Errorf("date(%v) = %s, want %s", c.tm, got, c.want)
 		}
 	}
-	if got := phpDateISO8601(time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", -(9*3600+30*60)))); got != "2026-01-02T03:04:05-09:30" {
-		t.Errorf("phpDateISO8601 fixed zone = %s", got)
+	if got := DateISO8601(time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", -(9*3600+30*60)))); got != "2026-01-02T03:04:05-09:30" {
+		t.Errorf("DateISO8601 fixed zone = %s", got)
 	}
 }
 
@@ -702,9 +702,9 @@ func TestAppendPHPMicrotime(t *testing.T) {
 		{0, 1000, "1.0e-6"},
 		{-1, 500000000, "-0.5"},
 	} {
-		got := appendPHPMicrotime([]byte("x"), time.Unix(c.sec, c.nsec))
+		got := AppendMicrotime([]byte("x"), time.Unix(c.sec, c.nsec))
 		if string(got) != "x"+c.want {
-			t.Errorf("appendPHPMicrotime(%d.%09d) = %s, want %s", c.sec, c.nsec, got[1:], c.want)
+			t.Errorf("AppendMicrotime(%d.%09d) = %s, want %s", c.sec, c.nsec, got[1:], c.want)
 		}
 	}
 }
@@ -837,7 +837,7 @@ func transcodeRequest(doc []byte) phpDiffRequest {
 	return phpDiffRequest{
 		line: "T " + base64.StdEncoding.EncodeToString(doc),
 		check: func(ok bool, out string) error {
-			got, err := transcodePHPJSON(nil, doc)
+			got, err := Transcode(nil, doc)
 			switch {
 			case ok && err != nil:
 				near := ""
@@ -933,7 +933,7 @@ func TestPHPJSONDifferential(t *testing.T) {
 		}
 		for _, ts := range stamps {
 			tm := time.Unix(ts, 0).In(loc)
-			want := phpDateISO8601(tm) + "\t" + phpDateStrftime(tm)
+			want := DateISO8601(tm) + "\t" + DateStrftime(tm)
 			reqs = append(reqs, phpDiffRequest{
 				line: fmt.Sprintf("D %s %d", z, ts),
 				check: func(ok bool, out string) error {
@@ -961,7 +961,7 @@ func TestPHPJSONDifferential(t *testing.T) {
 		case 2:
 			usec = r.Int64N(1000) * 1000
 		}
-		want := string(appendPHPMicrotime(nil, time.Unix(sec, usec*1000+r.Int64N(1000))))
+		want := string(AppendMicrotime(nil, time.Unix(sec, usec*1000+r.Int64N(1000))))
 		reqs = append(reqs, phpDiffRequest{
 			line: fmt.Sprintf("M %d %d", sec, usec),
 			check: func(ok bool, out string) error {
@@ -1261,7 +1261,7 @@ func BenchmarkTranscodePHPJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if dst, err = transcodePHPJSON(dst[:0], in); err != nil {
+		if dst, err = Transcode(dst[:0], in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -1274,7 +1274,7 @@ func BenchmarkTranscodePHPJSONUnicode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if dst, err = transcodePHPJSON(dst[:0], in); err != nil {
+		if dst, err = Transcode(dst[:0], in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -1286,7 +1286,7 @@ func BenchmarkTranscodePHPJSONLarge(b *testing.B) {
 	in = append(in, '[')
 	for len(in) < 64<<10 {
 		doc := genPHPJSONDoc(r, false)
-		if _, err := transcodePHPJSON(nil, doc); err != nil {
+		if _, err := Transcode(nil, doc); err != nil {
 			continue
 		}
 		if len(in) > 1 {
@@ -1300,21 +1300,21 @@ func BenchmarkTranscodePHPJSONLarge(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if dst, err = transcodePHPJSON(dst[:0], in); err != nil {
+		if dst, err = Transcode(dst[:0], in); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkEncodePHPJSONPayload(b *testing.B) {
-	args := PHPObject{
+	args := Object{
 		{"user_id", 123456},
 		{"email", "jane.doe@example.com"},
 		{"name", "Jane Doe"},
 		{"tags", []any{"new", "trial"}},
 		{"url", "https://example.com/welcome"},
 	}
-	payload := PHPObject{
+	payload := Object{
 		{"class", `App\Jobs\SendWelcomeMail`},
 		{"args", []any{args}},
 		{"id", "0123456789abcdef0123456789abcdef"},
@@ -1324,7 +1324,7 @@ func BenchmarkEncodePHPJSONPayload(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if dst, err = encodePHPJSON(dst[:0], payload); err != nil {
+		if dst, err = Encode(dst[:0], payload); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package resque
+package phpjson
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzTranscodePHPJSON checks that transcodePHPJSON never panics, writes
+// FuzzTranscodePHPJSON checks that Transcode never panics, writes
 // valid ASCII JSON, is idempotent (but for -0, see phpNegZeroToZero), accepts
 // every valid UTF-8 document encoding/json accepts unless PHP would reject it
 // too (nesting of 512 or more, a lone surrogate escape, a surviving number
 // that overflows to Inf), and agrees with a simple recursive reference built
-// on encoding/json's tokenizer and encodePHPJSON.
+// on encoding/json's tokenizer and Encode.
 func FuzzTranscodePHPJSON(f *testing.F) {
 	for _, c := range loadPHPVectors(f).Transcode {
 		f.Add(c.input(f))
@@ -36,7 +36,7 @@ func FuzzTranscodePHPJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := transcodePHPJSON(nil, data)
+		out, err := Transcode(nil, data)
 		if err != nil {
 			if utf8.Valid(data) && json.Valid(data) {
 				checkPHPRejection(t, data, err)
@@ -51,7 +51,7 @@ func FuzzTranscodePHPJSON(f *testing.F) {
 				t.Fatalf("transcode(%q) = %q: not ASCII", data, out)
 			}
 		}
-		again, err := transcodePHPJSON(nil, out)
+		again, err := Transcode(nil, out)
 		if want := phpNegZeroToZero(out); err != nil || !bytes.Equal(again, want) {
 			t.Fatalf("not idempotent: transcode(%q) = %q, then %q, %v", data, out, again, err)
 		}
@@ -71,7 +71,7 @@ func checkPHPRejection(t *testing.T, data []byte, err error) {
 	t.Helper()
 	switch {
 	case errors.Is(err, errPHPJSONDepth):
-		if n := phpTestNesting(data); n <= phpJSONDecodeMaxNesting {
+		if n := phpTestNesting(data); n <= DecodeMaxNesting {
 			t.Fatalf("transcode(%q): %v, but nesting is only %d", data, err, n)
 		}
 	case errors.Is(err, errPHPJSONUTF16):
@@ -158,9 +158,9 @@ func phpTestHasInf(data []byte) bool {
 }
 
 // phpReferenceTranscode is an independent, recursive transcoder: it reads
-// the document with encoding/json's tokenizer into PHPObject, []any and
+// the document with encoding/json's tokenizer into Object, []any and
 // json.Number values (keeping key order and duplicates) and writes them with
-// encodePHPJSON. Only for valid UTF-8 documents without lone surrogates and
+// Encode. Only for valid UTF-8 documents without lone surrogates and
 // with nesting below 512.
 func phpReferenceTranscode(data []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -172,7 +172,7 @@ func phpReferenceTranscode(data []byte) ([]byte, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data")
 	}
-	return encodePHPJSON(nil, v)
+	return Encode(nil, v)
 }
 
 func phpReferenceValue(dec *json.Decoder) (any, error) {
@@ -195,7 +195,7 @@ func phpReferenceValue(dec *json.Decoder) (any, error) {
 			_, err := dec.Token()
 			return list, err
 		case '{':
-			obj := PHPObject{}
+			obj := Object{}
 			for dec.More() {
 				k, err := dec.Token()
 				if err != nil {
@@ -205,7 +205,7 @@ func phpReferenceValue(dec *json.Decoder) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				obj = append(obj, PHPField{k.(string), v})
+				obj = append(obj, Field{k.(string), v})
 			}
 			_, err := dec.Token()
 			return obj, err
@@ -215,7 +215,7 @@ func phpReferenceValue(dec *json.Decoder) (any, error) {
 	return tok, nil // nil, bool, string, json.Number
 }
 
-// FuzzAppendPHPString checks appendPHPString against encoding/json: the
+// FuzzAppendPHPString checks AppendString against encoding/json: the
 // output is ASCII JSON that decodes to the input, and invalid UTF-8 fails.
 func FuzzAppendPHPString(f *testing.F) {
 	for _, c := range loadPHPVectors(f).String {
@@ -224,29 +224,29 @@ func FuzzAppendPHPString(f *testing.F) {
 	f.Add("a\xffb")
 	f.Add("\xed\xa0\x80")
 	f.Fuzz(func(t *testing.T, s string) {
-		out, err := appendPHPString(nil, s)
+		out, err := AppendString(nil, s)
 		if !utf8.ValidString(s) {
 			if !errors.Is(err, errInvalidUTF8) || len(out) != 0 {
-				t.Fatalf("appendPHPString(%q) = %q, %v; want errInvalidUTF8", s, out, err)
+				t.Fatalf("AppendString(%q) = %q, %v; want errInvalidUTF8", s, out, err)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("appendPHPString(%q): %v", s, err)
+			t.Fatalf("AppendString(%q): %v", s, err)
 		}
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil || back != s {
-			t.Fatalf("appendPHPString(%q) = %q, decodes to %q, %v", s, out, back, err)
+			t.Fatalf("AppendString(%q) = %q, decodes to %q, %v", s, out, back, err)
 		}
 		for _, c := range out {
 			if c >= utf8.RuneSelf {
-				t.Fatalf("appendPHPString(%q) = %q: not ASCII", s, out)
+				t.Fatalf("AppendString(%q) = %q: not ASCII", s, out)
 			}
 		}
 		if bytes.Contains(out, []byte("/")) && !bytes.Contains(out, []byte(`\/`)) {
-			t.Fatalf("appendPHPString(%q) = %q: raw slash", s, out)
+			t.Fatalf("AppendString(%q) = %q: raw slash", s, out)
 		}
-		if again, err := transcodePHPJSON(nil, out); err != nil || !bytes.Equal(again, out) {
+		if again, err := Transcode(nil, out); err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("transcode(%q) = %q, %v", out, again, err)
 		}
 	})
