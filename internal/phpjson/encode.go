@@ -61,7 +61,7 @@ func (o Object) MarshalJSON() ([]byte, error) {
 //     base64-encodes []byte fields and sorts map keys as strings there.
 //
 // Nesting deeper than json_encode's default depth of 512 fails with
-// errPHPJSONDepth (this also stops self-referencing slices and maps). On
+// ErrDepth (this also stops self-referencing slices and maps). On
 // error dst is returned unchanged.
 func Encode(dst []byte, v any) ([]byte, error) {
 	n := len(dst)
@@ -117,7 +117,7 @@ func encodePHPValue(dst []byte, v any, depth int) ([]byte, error) {
 		return appendPHPFloat32(dst, x)
 	case []any:
 		if depth+1 > phpJSONEncodeMaxNesting {
-			return dst, errPHPJSONDepth
+			return dst, ErrDepth
 		}
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -222,7 +222,7 @@ func phpKeysAreList(keys []phpArrayKey) bool {
 // with the key order of comparePHPArrayKeys (Go maps have no order of their own).
 func encodePHPStringMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if depth+1 > phpJSONEncodeMaxNesting {
-		return dst, errPHPJSONDepth
+		return dst, ErrDepth
 	}
 	if len(m) == 0 {
 		return append(dst, '[', ']'), nil
@@ -270,7 +270,7 @@ func encodePHPPairs(dst []byte, keys []phpArrayKey, list bool, depth int, val fu
 // a JSON list and an object.
 func encodePHPObject(dst []byte, o Object, depth int) ([]byte, error) {
 	if depth+1 > phpJSONEncodeMaxNesting {
-		return dst, errPHPJSONDepth
+		return dst, ErrDepth
 	}
 	if len(o) == 0 {
 		return append(dst, '[', ']'), nil
@@ -389,7 +389,7 @@ func encodePHPReflect(dst []byte, v any, depth int) ([]byte, error) {
 		fallthrough
 	case reflect.Array:
 		if depth+1 > phpJSONEncodeMaxNesting {
-			return dst, errPHPJSONDepth
+			return dst, ErrDepth
 		}
 		dst = append(dst, '[')
 		for i := 0; i < rv.Len(); i++ {
@@ -433,7 +433,7 @@ func encodePHPReflectMap(dst []byte, rv reflect.Value, v any, depth int) ([]byte
 		return encodePHPMarshal(dst, v, depth)
 	}
 	if depth+1 > phpJSONEncodeMaxNesting {
-		return dst, errPHPJSONDepth
+		return dst, ErrDepth
 	}
 	if rv.Len() == 0 {
 		return append(dst, '[', ']'), nil

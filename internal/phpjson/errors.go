@@ -19,8 +19,8 @@ var (
 	errPHPJSONCtrlChar = errors.New("resque: JSON control character error")
 	// errPHPJSONUTF16 mirrors JSON_ERROR_UTF16 (a lone \uD800-\uDFFF escape).
 	errPHPJSONUTF16 = errors.New("resque: JSON single unpaired UTF-16 surrogate in unicode escape")
-	// errPHPJSONDepth mirrors JSON_ERROR_DEPTH.
-	errPHPJSONDepth = errors.New("resque: JSON maximum stack depth exceeded")
+	// ErrDepth mirrors JSON_ERROR_DEPTH (exported for callers that explain the limit).
+	ErrDepth = errors.New("resque: JSON maximum stack depth exceeded")
 	// errPHPJSONBytes is returned for []byte values: PHP strings that are not
 	// valid UTF-8 cannot be json_encoded, so there is no PHP value a byte
 	// slice could safely stand for.

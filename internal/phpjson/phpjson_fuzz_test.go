@@ -37,6 +37,7 @@ func FuzzTranscodePHPJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := Transcode(nil, data)
+		checkSkip(t, data, err)
 		if err != nil {
 			if utf8.Valid(data) && json.Valid(data) {
 				checkPHPRejection(t, data, err)
@@ -65,12 +66,30 @@ func FuzzTranscodePHPJSON(f *testing.F) {
 	})
 }
 
+// checkSkip verifies that Skip, the validator payload decoding uses, accepts
+// a document exactly when json_decode does, failing with the same error as
+// Transcode (whose only failure after parsing is a surviving Inf, which
+// json_decode accepts).
+func checkSkip(t *testing.T, data []byte, transcodeErr error) {
+	t.Helper()
+	end, err := Skip(data, SkipSpace(data, 0), DecodeMaxNesting)
+	if i := SkipSpace(data, end); err == nil && i != len(data) {
+		err = phpTokenErr(data, i)
+	}
+	if errors.Is(transcodeErr, errPHPJSONInfNaN) {
+		transcodeErr = nil
+	}
+	if (err == nil) != (transcodeErr == nil) || err != nil && err.Error() != transcodeErr.Error() {
+		t.Fatalf("Skip(%q): %v, but Transcode: %v", data, err, transcodeErr)
+	}
+}
+
 // checkPHPRejection verifies that err, for a document encoding/json accepts,
 // is one PHP would give too.
 func checkPHPRejection(t *testing.T, data []byte, err error) {
 	t.Helper()
 	switch {
-	case errors.Is(err, errPHPJSONDepth):
+	case errors.Is(err, ErrDepth):
 		if n := phpTestNesting(data); n <= DecodeMaxNesting {
 			t.Fatalf("transcode(%q): %v, but nesting is only %d", data, err, n)
 		}
@@ -248,6 +267,13 @@ func FuzzAppendPHPString(f *testing.F) {
 		}
 		if again, err := Transcode(nil, out); err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("transcode(%q) = %q, %v", out, again, err)
+		}
+		if back := Unquote(out); back != s {
+			t.Fatalf("Unquote(%q) = %q, want %q", out, back, s)
+		}
+		obj := append(append([]byte("{"), out...), ":1}"...)
+		if key, next, err := Key(obj, 1); err != nil || !bytes.Equal(key, out) || obj[next] != '1' {
+			t.Fatalf("Key(%q) = %q, %d, %v", obj, key, next, err)
 		}
 	})
 }

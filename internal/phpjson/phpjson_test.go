@@ -92,7 +92,7 @@ var phpErrKinds = map[string]error{
 	"ctrl":   errPHPJSONCtrlChar,
 	"utf8":   errInvalidUTF8,
 	"utf16":  errPHPJSONUTF16,
-	"depth":  errPHPJSONDepth,
+	"depth":  ErrDepth,
 	"infnan": errPHPJSONInfNaN,
 }
 
@@ -520,14 +520,14 @@ func TestEncodePHPJSON(t *testing.T) {
 		{"any pointer", func() any { var x any = 5; return &x }(), "5", nil},
 		{"chan", make(chan int), "", nil},
 		{"depth 512", phpNested(511, []any{}), strings.Repeat("[", 512) + strings.Repeat("]", 512), nil},
-		{"depth 513", phpNested(512, []any{}), "", errPHPJSONDepth},
-		{"depth 513 map", phpNested(512, map[string]int{"a": 1}), "", errPHPJSONDepth},
-		{"depth 513 object", phpNested(512, Object{}), "", errPHPJSONDepth},
-		{"depth 513 strings", phpNested(512, []string{}), "", errPHPJSONDepth},
+		{"depth 513", phpNested(512, []any{}), "", ErrDepth},
+		{"depth 513 map", phpNested(512, map[string]int{"a": 1}), "", ErrDepth},
+		{"depth 513 object", phpNested(512, Object{}), "", ErrDepth},
+		{"depth 513 strings", phpNested(512, []string{}), "", ErrDepth},
 		{"depth raw ok", phpNested(500, json.RawMessage(strings.Repeat("[", 12)+strings.Repeat("]", 12))), strings.Repeat("[", 512) + strings.Repeat("]", 512), nil},
-		{"depth raw", phpNested(500, json.RawMessage(strings.Repeat("[", 13)+strings.Repeat("]", 13))), "", errPHPJSONDepth},
-		{"cyclic slice", cyclic, "", errPHPJSONDepth},
-		{"cyclic map", cyclicMap, "", errPHPJSONDepth},
+		{"depth raw", phpNested(500, json.RawMessage(strings.Repeat("[", 13)+strings.Repeat("]", 13))), "", ErrDepth},
+		{"cyclic slice", cyclic, "", ErrDepth},
+		{"cyclic map", cyclicMap, "", ErrDepth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -568,7 +568,7 @@ func TestTranscodePHPJSONHostile(t *testing.T) {
 		in := bytes.Repeat([]byte(open), 10<<20/len(open))
 		start := time.Now()
 		_, err := Transcode(nil, in)
-		if !errors.Is(err, errPHPJSONDepth) {
+		if !errors.Is(err, ErrDepth) {
 			t.Errorf("%q x %d: err = %v, want depth error", open, len(in)/len(open), err)
 		}
 		if d := time.Since(start); d > time.Second {

@@ -4,9 +4,10 @@ import (
 	"unicode/utf8"
 )
 
-// phpSkipWS skips JSON whitespace as PHP's scanner defines it: space, \t,
-// \n and \r (no form feed, no BOM).
-func phpSkipWS(raw []byte, i int) int {
+// SkipSpace returns the offset of the first byte at or after i that is not
+// JSON whitespace as PHP's scanner defines it: space, \t, \n and \r (no form
+// feed, no BOM).
+func SkipSpace(raw []byte, i int) int {
 	for i < len(raw) {
 		switch raw[i] {
 		case ' ', '\t', '\n', '\r':
@@ -29,6 +30,65 @@ func phpTokenErr(raw []byte, i int) error {
 		return phpErrAt(errPHPJSONCtrlChar, i)
 	}
 	return phpErrAt(errPHPJSONSyntax, i)
+}
+
+// scanScalar scans the string, number or literal that starts at raw[i]
+// (i < len(raw), raw[i] is not '[' or '{') as PHP's json scanner does. It
+// returns the token kind (tkString, tkInt for an integer literal that fits
+// PHP's int, tkFloat for any other number, tkTrue, tkFalse, tkNull), the
+// offset just after the token and, for a string, its flags (the body is
+// raw[i+1:end-1]). The transcoder's parser and Skip share it, so both accept
+// exactly the tokens json_decode accepts.
+func scanScalar(raw []byte, i int) (kind uint8, end int, flag uint8, err error) {
+	switch c := raw[i]; c {
+	case '"':
+		end, flag, err := scanPHPString(raw, i+1)
+		return tkString, end + 1, flag, err
+	case 't':
+		return scanLiteral(raw, i, "true", tkTrue)
+	case 'f':
+		return scanLiteral(raw, i, "false", tkFalse)
+	case 'n':
+		return scanLiteral(raw, i, "null", tkNull)
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return 0, i, 0, phpTokenErr(raw, i)
+		}
+		end, isFloat, ok := scanPHPNumber(raw, i)
+		if !ok {
+			return 0, end, 0, phpErrAt(errPHPJSONSyntax, end)
+		}
+		if !isFloat && phpIntLiteralFits(raw[i:end]) {
+			return tkInt, end, 0, nil
+		}
+		return tkFloat, end, 0, nil
+	}
+}
+
+// scanLiteral checks that the literal lit (true, false or null) starts at raw[i].
+func scanLiteral(raw []byte, i int, lit string, kind uint8) (uint8, int, uint8, error) {
+	if len(raw)-i < len(lit) || string(raw[i:i+len(lit)]) != lit {
+		return 0, i, 0, phpErrAt(errPHPJSONSyntax, i)
+	}
+	return kind, i + len(lit), 0, nil
+}
+
+// scanKey scans an object key and the ':' after it at raw[i] (after
+// whitespace). It returns the key's body raw[a:b] (without quotes), its string
+// flags and the offset of the value (after whitespace).
+func scanKey(raw []byte, i int) (a, b int, flag uint8, next int, err error) {
+	if i >= len(raw) || raw[i] != '"' {
+		return 0, 0, 0, i, phpTokenErr(raw, i)
+	}
+	end, flag, err := scanPHPString(raw, i+1)
+	if err != nil {
+		return 0, 0, 0, i, err
+	}
+	next = SkipSpace(raw, end+1)
+	if next >= len(raw) || raw[next] != ':' {
+		return 0, 0, 0, next, phpTokenErr(raw, next)
+	}
+	return i + 1, end, flag, SkipSpace(raw, next+1), nil
 }
 
 // scanPHPString validates a JSON string body starting at raw[i] (after the

@@ -157,24 +157,16 @@ func (t *phpTranscoder) reset() {
 // parse validates raw as json_decode does and fills the tape.
 func (t *phpTranscoder) parse(raw []byte) error {
 	n := len(raw)
-	i := phpSkipWS(raw, 0)
+	i := SkipSpace(raw, 0)
 value:
 	for {
 		// A value starts at i.
 		if i >= n {
 			return phpErrAt(errPHPJSONSyntax, i)
 		}
-		switch c := raw[i]; c {
-		case '"':
-			end, flag, err := scanPHPString(raw, i+1)
-			if err != nil {
-				return err
-			}
-			t.tape = append(t.tape, phpTok{kind: tkString, flag: flag, a: uint32(i + 1), b: uint32(end)})
-			i = end + 1
-		case '[', '{':
+		if c := raw[i]; c == '[' || c == '{' {
 			if len(t.frames) >= DecodeMaxNesting {
-				return phpErrAt(errPHPJSONDepth, i)
+				return phpErrAt(ErrDepth, i)
 			}
 			kind := tkArray
 			if c == '{' {
@@ -182,59 +174,42 @@ value:
 			}
 			t.frames = append(t.frames, phpDecFrame{tok: uint32(len(t.tape)), obj: c == '{', list: true, keys: len(t.keys)})
 			t.tape = append(t.tape, phpTok{kind: kind, a: uint32(i)})
-			i = phpSkipWS(raw, i+1)
-			if i < n && raw[i] == c+2 { // ']' or '}'
-				t.closeFrame()
-				i++
-				break
-			}
-			if c == '{' {
-				var err error
-				if i, err = t.parseKey(raw, i); err != nil {
-					return err
+			i = SkipSpace(raw, i+1)
+			if i >= n || raw[i] != c+2 { // not ']' or '}'
+				if c == '{' {
+					var err error
+					if i, err = t.parseKey(raw, i); err != nil {
+						return err
+					}
 				}
+				continue value
 			}
-			continue value
-		case 't':
-			if !bytes.HasPrefix(raw[i:], []byte("true")) {
-				return phpErrAt(errPHPJSONSyntax, i)
+			t.closeFrame()
+			i++
+		} else {
+			kind, end, flag, err := scanScalar(raw, i)
+			if err != nil {
+				return err
 			}
-			t.tape = append(t.tape, phpTok{kind: tkTrue})
-			i += 4
-		case 'f':
-			if !bytes.HasPrefix(raw[i:], []byte("false")) {
-				return phpErrAt(errPHPJSONSyntax, i)
-			}
-			t.tape = append(t.tape, phpTok{kind: tkFalse})
-			i += 5
-		case 'n':
-			if !bytes.HasPrefix(raw[i:], []byte("null")) {
-				return phpErrAt(errPHPJSONSyntax, i)
-			}
-			t.tape = append(t.tape, phpTok{kind: tkNull})
-			i += 4
-		default:
-			if c != '-' && (c < '0' || c > '9') {
-				return phpTokenErr(raw, i)
-			}
-			end, isFloat, ok := scanPHPNumber(raw, i)
-			if !ok {
-				return phpErrAt(errPHPJSONSyntax, end)
-			}
-			if !isFloat && phpIntLiteralFits(raw[i:end]) {
+			switch kind {
+			case tkString:
+				t.tape = append(t.tape, phpTok{kind: tkString, flag: flag, a: uint32(i + 1), b: uint32(end - 1)})
+			case tkInt:
 				t.tape = append(t.tape, phpTok{kind: tkInt, a: uint32(i), b: uint32(end)})
-			} else {
+			case tkFloat:
 				// ±Inf on overflow: json_decode accepts it and json_encode
 				// fails, unless a duplicate key has replaced it by then.
 				f, _ := strconv.ParseFloat(string(raw[i:end]), 64)
 				t.tape = append(t.tape, phpTok{kind: tkFloat, a: uint32(i), c: uint32(len(t.floats))})
 				t.floats = append(t.floats, f)
+			default: // true, false, null
+				t.tape = append(t.tape, phpTok{kind: kind})
 			}
 			i = end
 		}
 		// A value ended before i: close containers until one continues.
 		for {
-			i = phpSkipWS(raw, i)
+			i = SkipSpace(raw, i)
 			if len(t.frames) == 0 {
 				if i != n {
 					return phpTokenErr(raw, i)
@@ -247,7 +222,7 @@ value:
 			f := &t.frames[len(t.frames)-1]
 			switch raw[i] {
 			case ',':
-				i = phpSkipWS(raw, i+1)
+				i = SkipSpace(raw, i+1)
 				if f.obj {
 					var err error
 					if i, err = t.parseKey(raw, i); err != nil {
@@ -276,27 +251,20 @@ value:
 // the value after it. It records the key in the open object, resolving
 // duplicates the way PHP's zend_symtable_update does.
 func (t *phpTranscoder) parseKey(raw []byte, i int) (int, error) {
-	if i >= len(raw) || raw[i] != '"' {
-		return i, phpTokenErr(raw, i)
-	}
-	end, flag, err := scanPHPString(raw, i+1)
+	a, end, flag, next, err := scanKey(raw, i)
 	if err != nil {
-		return i, err
+		return next, err
 	}
 	tok := uint32(len(t.tape))
-	t.tape = append(t.tape, phpTok{kind: tkKey, flag: flag, a: uint32(i + 1), b: uint32(end)})
-	rec := phpKeyRec{a: uint32(i + 1), b: uint32(end), tok: tok}
+	t.tape = append(t.tape, phpTok{kind: tkKey, flag: flag, a: uint32(a), b: uint32(end)})
+	rec := phpKeyRec{a: uint32(a), b: uint32(end), tok: tok}
 	if flag&tfEsc != 0 {
-		a := len(t.arena)
-		t.arena = appendPHPUnescaped(t.arena, raw[i+1:end])
-		rec = phpKeyRec{a: uint32(a), b: uint32(len(t.arena)), tok: tok, inArena: true}
+		start := len(t.arena)
+		t.arena = appendPHPUnescaped(t.arena, raw[a:end])
+		rec = phpKeyRec{a: uint32(start), b: uint32(len(t.arena)), tok: tok, inArena: true}
 	}
 	t.addKey(raw, rec)
-	i = phpSkipWS(raw, end+1)
-	if i >= len(raw) || raw[i] != ':' {
-		return i, phpTokenErr(raw, i)
-	}
-	return phpSkipWS(raw, i+1), nil
+	return next, nil
 }
 
 // keyBytes returns the decoded bytes of a recorded key.
@@ -469,7 +437,7 @@ func (t *phpTranscoder) write(dst, raw []byte, outer int) ([]byte, error) {
 			dst = t.appendStr(dst, raw, tk)
 		case tkArray:
 			if outer+len(st) >= phpJSONEncodeMaxNesting {
-				return dst, phpErrAt(errPHPJSONDepth, int(tk.a))
+				return dst, phpErrAt(ErrDepth, int(tk.a))
 			}
 			dst = append(dst, '[')
 			st = append(st, 0)
@@ -477,7 +445,7 @@ func (t *phpTranscoder) write(dst, raw []byte, outer int) ([]byte, error) {
 			continue
 		case tkObject:
 			if outer+len(st) >= phpJSONEncodeMaxNesting {
-				return dst, phpErrAt(errPHPJSONDepth, int(tk.a))
+				return dst, phpErrAt(ErrDepth, int(tk.a))
 			}
 			switch {
 			case tk.flag&tfEmpty != 0:
