@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 func TestDecodePayload(t *testing.T) {
@@ -46,6 +49,11 @@ func TestDecodePayload(t *testing.T) {
 		{name: "raw control char", raw: "{\"class\":\"A\x01\"}", reason: "not JSON"},
 		{name: "bad escape", raw: `{"class":"\q"}`, reason: "not JSON"},
 		{name: "leading zero", raw: `{"class":"A","n":01}`, reason: "not JSON"},
+		{name: "surrogate pair", raw: `{"class":"A\ud83d\ude00","id":"\u00e9"}`, class: "A\U0001F600", id: "é"},
+		// json_decode fails on a lone surrogate escape (JSON_ERROR_UTF16); encoding/json would
+		// accept it, so goresque used to run a job whose records PHP could not read back.
+		{name: "lone high surrogate", raw: `{"class":"A","args":["\ud800"]}`, reason: "not JSON"},
+		{name: "lone low surrogate", raw: `{"class":"A","id":"\udc00x"}`, reason: "not JSON"},
 		{name: "too deep", raw: `{"class":"A","args":[` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `]}`, reason: "not JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,19 +89,21 @@ func TestDecodePayload(t *testing.T) {
 }
 
 // FuzzDecodePayload checks the hand-written scanner against encoding/json: it accepts
-// exactly the valid JSON documents (up to PHP's nesting limit) and extracts the same fields.
+// exactly the valid JSON documents that PHP can decode (up to PHP's nesting limit, no lone
+// surrogate escapes) and extracts the same fields.
 func FuzzDecodePayload(f *testing.F) {
 	for _, s := range []string{
 		`{"class":"A","args":[{"n":1}],"id":"0193d524379417754c47fec959e88cac","queue_time":1795727497.87009}`,
 		`{"class":"A","args":["x",2,true,null,{"a":[1.5e3,-0]}]}`,
-		`{"class":"\u00e9\"\\\/","args":[]}`, `[1]`, `{"class":1}`, `{}`, ` {"a" : "b" } `, `{"class":"A","args":{}}`,
+		`{"class":"\u00e9\"\\\/","args":[]}`, `{"class":"A","args":["\ud800"]}`, `{"class":"\ud83d\ude00"}`, `[1]`, `{"class":1}`, `{}`, ` {"a" : "b" } `, `{"class":"A","args":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		j, err := decodePayload("q", raw)
-		// PHP's json_decode, unlike encoding/json, rejects invalid UTF-8.
-		valid := json.Valid(raw) && utf8.Valid(raw) && depthOf(raw) <= maxPayloadDepth
+		// PHP's json_decode, unlike encoding/json, rejects invalid UTF-8 and lone UTF-16
+		// surrogate escapes.
+		valid := json.Valid(raw) && utf8.Valid(raw) && depthOf(raw) <= phpjson.DecodeMaxNesting && !hasLoneSurrogate(raw)
 		var pe *PayloadError
 		if err != nil && !errors.As(err, &pe) {
 			t.Fatalf("error of another type: %v", err)
@@ -149,6 +159,61 @@ func depthOf(raw []byte) int {
 			maxDepth = max(maxDepth, depth)
 		case json.Delim(']'), json.Delim('}'):
 			depth--
+		}
+	}
+}
+
+// hasLoneSurrogate reports whether a valid JSON document has a \uD800-\uDFFF escape that is
+// not part of a high+low pair (which PHP's json_decode rejects with JSON_ERROR_UTF16).
+func hasLoneSurrogate(data []byte) bool {
+	s := string(data)
+	for i := 0; i+6 <= len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if s[i+1] != 'u' {
+			i++ // skip the escaped character
+			continue
+		}
+		v, _ := strconv.ParseUint(s[i+2:i+6], 16, 16)
+		switch {
+		case v >= 0xd800 && v < 0xdc00:
+			if i+12 > len(s) || s[i+6:i+8] != `\u` {
+				return true
+			}
+			lo, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
+			if err != nil || lo < 0xdc00 || lo >= 0xe000 {
+				return true
+			}
+			i += 11
+		case v >= 0xdc00 && v < 0xe000:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// TestEmbeddable checks which payloads a failed entry embeds as JSON: exactly those PHP can
+// json_decode inside the record, which nests them one level deeper.
+func TestEmbeddable(t *testing.T) {
+	t.Parallel()
+	nested := func(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
+	for _, tc := range []struct {
+		name, raw string
+		want      bool
+	}{
+		{"payload", `{"class":"A","args":[{"n":1}]}`, true},
+		{"surrogate pair", `{"class":"A","args":["\ud83d\ude00"]}`, true},
+		{"lone surrogate", `{"class":"A","args":["\ud800"]}`, false},
+		{"not JSON", `{"class":`, false},
+		{"invalid UTF-8", "\"\xff\"", false},
+		{"510 levels", nested(510), true},
+		{"511 levels", nested(511), false},
+	} {
+		if got := embeddable([]byte(tc.raw)); got != tc.want {
+			t.Errorf("%s: embeddable = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
