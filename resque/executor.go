@@ -34,12 +34,40 @@ type executor struct {
 	gen       uint64                  // counts jobs, so a late watchdog knows its job is gone
 	watchdog  *time.Timer             // armed by kill
 	abandoned bool                    // the watchdog recorded the running job's outcome
+	// pendingKill is a kill that arrived while a claim was on its way or after held was
+	// claimed and before its handler started: perform applies it, so SIGTERM or SIGUSR1 in
+	// that gap is not lost (worker:<id> already shows the job as running).
+	pendingKill error
+	claiming    bool // a claim is on its way; a kill now is for the job it brings
+	ran         bool // held's handler has returned: a kill now is for no job
 }
 
-// hold records c as the slot's in-flight job (nil: none).
+// beginClaim and endClaim bracket a claim; hold ends it too.
+func (e *executor) beginClaim() {
+	e.mu.Lock()
+	e.claiming = true
+	e.mu.Unlock()
+}
+
+func (e *executor) endClaim() {
+	e.mu.Lock()
+	if e.claiming {
+		e.claiming = false
+		e.pendingKill = nil
+	}
+	e.mu.Unlock()
+}
+
+// hold records c as the slot's in-flight job (nil: none) and ends a claim. A kill that
+// came during the claim stays pending for c.
 func (e *executor) hold(c *claimed) {
 	e.mu.Lock()
 	e.held = c
+	e.claiming = false
+	e.ran = false
+	if c == nil {
+		e.pendingKill = nil
+	}
 	e.mu.Unlock()
 }
 
@@ -57,6 +85,10 @@ func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 	err := perr
 	if perr == nil {
 		err = e.perform(c, job)
+	} else {
+		e.mu.Lock()
+		e.ran = true
+		e.mu.Unlock()
 	}
 	e.mu.Lock()
 	abandoned := e.abandoned
@@ -80,10 +112,22 @@ func (e *executor) perform(c *claimed, job *Job) (err error) {
 	e.gen++
 	e.cancel = cancel
 	e.job = job
+	// A kill that came between the claim and now, or a stop at once (whose cancelled
+	// context this job inherits): cancel the job and arm the watchdog, as kill would have.
+	pending := e.pendingKill
+	e.pendingKill = nil
+	if pending == nil && e.w.life.jobs.Err() != nil {
+		pending = context.Cause(e.w.life.jobs)
+	}
+	if pending != nil {
+		e.killLocked(pending)
+	}
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
 		e.cancel = nil
+		e.job = nil
+		e.ran = true
 		if e.watchdog != nil {
 			e.watchdog.Stop()
 			e.watchdog = nil
@@ -119,13 +163,21 @@ func killedError(ctx context.Context, err error) error {
 	return err
 }
 
-// kill cancels the running job and arms the watchdog.
+// kill cancels the running job and arms the watchdog. A job claimed but not started yet is
+// killed as soon as it starts.
 func (e *executor) kill(cause error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cancel == nil {
+		if e.claiming || e.held != nil && !e.ran {
+			e.pendingKill = cause
+		}
 		return
 	}
+	e.killLocked(cause)
+}
+
+func (e *executor) killLocked(cause error) {
 	e.cancel(cause)
 	if e.watchdog == nil {
 		gen := e.gen

@@ -167,6 +167,10 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 	if fin != nil {
 		ctx = s.w.life.finish
 	}
+	if claim {
+		s.exec.beginClaim()
+		defer s.exec.endClaim()
+	}
 	var last error
 	for attempt := 0; ; attempt++ {
 		conn, err := s.connect(ctx)
@@ -221,45 +225,64 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 			if n, _ := redis.Int(vals[0], nil); n != 1 {
 				s.log.Warn().Msg("the job's in-flight record was settled by someone else meanwhile (pruned as dead?); outcome not recorded twice")
 			}
-			s.exec.hold(nil)
 			fin = nil
-		}
-		if !claim {
-			return nil, nil
-		}
-		code, _ := redis.Int(vals[1], nil)
-		switch {
-		case code == -3:
-			return nil, nil
-		case code == -1: // QUEUE=* and the queues set changed: rebuild the list, again
-			members, err := redis.Strings(vals[2], nil)
-			if err != nil {
-				return nil, err
+			// The executor holds the finished job until it holds the next (hold below),
+			// so no instant passes in which a kill finds neither.
+			if !claim {
+				s.exec.hold(nil)
+				return nil, nil
 			}
-			sortQueuesPHP(members)
-			s.setQueues(members)
-			s.args.wildcard = true
-			s.args.names = s.queues
-			continue
-		case code == -2: // a job is in flight that this slot does not know: adopt it
-			c, err := s.adopt(conn)
-			if err != nil {
+		}
+		c, again, err := s.claimReply(conn, vals, tail)
+		if err != nil {
+			s.exec.hold(nil)
+			if again {
 				s.replyFailed(err)
 				continue
 			}
-			return c, nil
-		case code >= 0 && code < len(s.queues):
-			payload, err := redis.Bytes(vals[2], nil)
-			if err != nil {
-				return nil, err
-			}
-			head := s.args.heads[code]
-			rec := make([]byte, 0, len(head)+len(tail)+len(payload)+1)
-			rec = append(append(append(append(rec, head...), tail...), payload...), '}')
-			return &claimed{queue: s.queues[code], payload: payload, sha: sha1hex(rec)}, nil
+			return nil, err
 		}
-		return nil, fmt.Errorf("resque: unexpected cycle reply %v", vals)
+		if again {
+			s.exec.hold(nil) // the finished job, if any
+			continue
+		}
+		s.exec.hold(c)
+		return c, nil
 	}
+}
+
+// claimReply reads the claim part of a cycleScript reply: the job claimed, or nil when
+// every queue was empty; again is true when the claim is to be repeated (the QUEUE=* list
+// was rebuilt, or with err set: the adopted record could not be read).
+func (s *slot) claimReply(conn redis.Conn, vals []any, tail string) (c *claimed, again bool, err error) {
+	code, _ := redis.Int(vals[1], nil)
+	switch {
+	case code == -3:
+		return nil, false, nil
+	case code == -1: // QUEUE=* and the queues set changed: rebuild the list, again
+		members, err := redis.Strings(vals[2], nil)
+		if err != nil {
+			return nil, false, err
+		}
+		sortQueuesPHP(members)
+		s.setQueues(members)
+		s.args.wildcard = true
+		s.args.names = s.queues
+		return nil, true, nil
+	case code == -2: // a job is in flight that this slot does not know: adopt it
+		c, err := s.adopt(conn)
+		return c, err != nil, err
+	case code >= 0 && code < len(s.queues):
+		payload, err := redis.Bytes(vals[2], nil)
+		if err != nil {
+			return nil, false, err
+		}
+		head := s.args.heads[code]
+		rec := make([]byte, 0, len(head)+len(tail)+len(payload)+1)
+		rec = append(append(append(append(rec, head...), tail...), payload...), '}')
+		return &claimed{queue: s.queues[code], payload: payload, sha: sha1hex(rec)}, false, nil
+	}
+	return nil, false, fmt.Errorf("resque: unexpected cycle reply %v", vals)
 }
 
 // adopt takes over the in-flight record Redis holds for this slot, which happens when a
@@ -292,7 +315,6 @@ func (s *slot) idle() {
 // process has the executor perform c, then records its outcome; it returns the next job
 // when one was claimed in the same round trip.
 func (s *slot) process(c *claimed) *claimed {
-	s.exec.hold(c)
 	job, perr := decodePayload(c.queue, c.payload)
 	job.Worker = s.id
 	if perr == nil && job.ID != "" {

@@ -34,6 +34,9 @@ type Worker struct {
 	mu      sync.Mutex
 	slots   []*slot
 	running atomic.Bool
+	// slotsDone counts the slot goroutines still running, including those Run left behind
+	// in a handler that ignored its cancelled context (tests wait for them).
+	slotsDone sync.WaitGroup
 
 	watch *watcher // Blocking mode only
 	link  *link
@@ -205,7 +208,12 @@ func (w *Worker) work() []*slot {
 	go func() { defer bg.Done(); w.heartbeatLoop(bgCtx) }()
 
 	for _, s := range slots {
-		go func() { defer s.markGone(); s.run() }()
+		w.slotsDone.Add(1)
+		go func() {
+			defer w.slotsDone.Done()
+			defer s.markGone()
+			s.run()
+		}()
 	}
 	for _, s := range slots {
 		<-s.gone // a slot whose job was abandoned after a kill counts as gone
