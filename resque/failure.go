@@ -92,7 +92,7 @@ func panicError(v any) *JobError {
 		if !inHandler {
 			continue
 		}
-		if strings.Contains(fn, "resque.(*slot).perform") {
+		if strings.Contains(fn, "resque.(*executor).perform") {
 			break
 		}
 		if j := strings.LastIndex(loc, " +0x"); j > 0 {

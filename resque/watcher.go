@@ -72,7 +72,7 @@ func (wt *watcher) wait(keys []any, timeout time.Duration) {
 	select {
 	case <-wake:
 	case <-t.C:
-	case <-wt.w.quitCh:
+	case <-wt.w.life.stopped():
 	}
 }
 
@@ -86,7 +86,7 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 			conn.Close()
 		}
 	}()
-	delay := 50 * time.Millisecond
+	var b backoff
 	for {
 		if conn == nil || conn.Err() != nil {
 			if conn != nil {
@@ -95,7 +95,7 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 			}
 			c, err := wt.w.pool.GetContext(wt.ctx)
 			if err != nil {
-				if !wt.pause(&delay) {
+				if !b.wait(wt.ctx) {
 					return
 				}
 				if !wt.stillWanted(key) {
@@ -113,17 +113,17 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 			if wt.ctx.Err() != nil {
 				return
 			}
-			if !wt.pause(&delay) {
+			if !b.wait(wt.ctx) {
 				return
 			}
 		case v != nil:
-			delay = 50 * time.Millisecond
+			b.reset()
 			wt.mu.Lock()
 			close(wt.wake)
 			wt.wake = make(chan struct{})
 			wt.mu.Unlock()
 		default:
-			delay = 50 * time.Millisecond
+			b.reset()
 		}
 		if !wt.stillWanted(key) {
 			return
@@ -141,20 +141,6 @@ func (wt *watcher) stillWanted(key string) bool {
 	}
 	wt.active[key] = false
 	return false
-}
-
-func (wt *watcher) pause(delay *time.Duration) bool {
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	if *delay < 5*time.Second {
-		*delay *= 2
-	}
-	select {
-	case <-wt.ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 func (wt *watcher) close() {

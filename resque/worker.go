@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,30 +29,18 @@ type Worker struct {
 	keys Keys
 	log  zerolog.Logger
 	ids  []string
+	life *lifecycle
 
-	ctx    context.Context // cancelled when the worker must stop at once
-	cancel context.CancelCauseFunc
-
-	mu       sync.Mutex
-	quit     bool          // Shutdown or ShutdownNow was called
-	quitCh   chan struct{} // closed by Shutdown and ShutdownNow
-	paused   bool
-	resumeCh chan struct{} // closed by Resume
-	slots    []*slot
-	running  atomic.Bool
+	mu      sync.Mutex
+	slots   []*slot
+	running atomic.Bool
+	// slotsDone counts the slot goroutines still running, including those Run left behind
+	// in a handler that ignored its cancelled context (tests wait for them).
+	slotsDone sync.WaitGroup
 
 	watch *watcher // Blocking mode only
 	link  *link
-
-	quitCtxV     context.Context // done once a stop was asked for
-	quitCancel   context.CancelFunc
-	finishCtxV   context.Context // done stopWriteTimeout after a stop was asked for
-	finishCancel context.CancelFunc
 }
-
-// stopWriteTimeout bounds how long a stopping worker keeps retrying to record results
-// while Redis is unreachable. What it cannot write stays in flight for the next prune.
-const stopWriteTimeout = 10 * time.Second
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
 // worker holds one connection per slot (plus one per queue in Blocking mode, and one for
@@ -66,20 +53,11 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{
-		pool:     pool,
-		cfg:      cfg,
-		keys:     NewKeys(cfg.Namespace),
-		quitCh:   make(chan struct{}),
-		resumeCh: make(chan struct{}),
-	}
+	w := &Worker{pool: pool, cfg: cfg, keys: NewKeys(cfg.Namespace), life: newLifecycle()}
 	for i := 0; i < cfg.Concurrency; i++ {
 		w.ids = append(w.ids, workerID(cfg.Hostname, i, cfg.pid, cfg.Queues))
 	}
 	w.log = cfg.Logger.With().Str("worker", w.ids[0]).Logger()
-	w.ctx, w.cancel = context.WithCancelCause(context.Background())
-	w.quitCtxV, w.quitCancel = context.WithCancel(context.Background())
-	w.finishCtxV, w.finishCancel = context.WithCancel(context.Background())
 	w.link = &link{log: w.log}
 	return w, nil
 }
@@ -94,8 +72,7 @@ func (w *Worker) Keys() Keys { return w.keys }
 // returns: php-resque's SIGQUIT. With Config.ShutdownTimeout set, jobs still running when
 // it expires are stopped as by ShutdownNow.
 func (w *Worker) Shutdown() {
-	first := w.markQuit()
-	if first {
+	if w.life.stop() {
 		w.log.Info().Msg("shutting down: finishing running jobs")
 		if d := w.cfg.ShutdownTimeout; d > 0 {
 			time.AfterFunc(d, func() {
@@ -112,11 +89,10 @@ func (w *Worker) ShutdownNow(cause error) {
 	if cause == nil {
 		cause = errors.New("worker shut down")
 	}
-	w.markQuit()
-	if w.ctx.Err() == nil {
+	w.life.stop()
+	if w.life.stopNow(cause) {
 		w.log.Info().Msgf("shutting down now: %v", cause)
 	}
-	w.cancel(cause)
 	w.KillJob(cause)
 }
 
@@ -130,63 +106,22 @@ func (w *Worker) KillJob(cause error) {
 	slots := w.slots
 	w.mu.Unlock()
 	for _, s := range slots {
-		s.kill(cause)
+		s.exec.kill(cause)
 	}
 }
 
 // Pause stops taking new jobs; running jobs finish: php-resque's SIGUSR2.
 func (w *Worker) Pause() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.paused {
-		w.paused = true
-		w.resumeCh = make(chan struct{})
+	if w.life.pause() {
 		w.log.Info().Msg("paused: no new jobs until resumed (SIGCONT)")
 	}
 }
 
 // Resume undoes Pause: php-resque's SIGCONT.
 func (w *Worker) Resume() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.paused {
-		w.paused = false
-		close(w.resumeCh)
+	if w.life.resume() {
 		w.log.Info().Msg("resumed")
 	}
-}
-
-// markQuit records that a stop was asked for; it reports whether this call was the first.
-func (w *Worker) markQuit() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.quit {
-		return false
-	}
-	w.quit = true
-	close(w.quitCh)
-	w.quitCancel()
-	time.AfterFunc(stopWriteTimeout, w.finishCancel)
-	return true
-}
-
-func (w *Worker) quitCtx() context.Context   { return w.quitCtxV }
-func (w *Worker) finishCtx() context.Context { return w.finishCtxV }
-
-func (w *Worker) quitting() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.quit
-}
-
-// pauseGate returns nil when the worker may take jobs, else a channel closed on Resume.
-func (w *Worker) pauseGate() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.paused && !w.quit {
-		return w.resumeCh
-	}
-	return nil
 }
 
 // Run registers the worker, performs jobs until Shutdown or ShutdownNow (or ctx is done,
@@ -199,24 +134,47 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, func() { w.ShutdownNow(context.Cause(ctx)) })
 	defer stop()
-	defer w.cancel(errors.New("worker stopped"))
+	defer w.life.stopNow(errors.New("worker stopped"))
 
-	// Two tries: a pooled connection may have been broken by a Redis restart.
-	var conn redis.Conn
+	conn, err := w.dialAtStart(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := w.prepare(ctx, conn); err != nil {
+		return err
+	}
+	if err := w.register(conn, w.ids); err != nil {
+		return fmt.Errorf("resque: %w", err)
+	}
+	w.log.Info().Strs("queues", w.cfg.Queues).Int("concurrency", w.cfg.Concurrency).
+		Bool("blocking", w.cfg.Blocking).Str("dialect", w.cfg.Dialect.String()).
+		Msg("starting worker " + w.ids[0])
+
+	slots := w.work()
+	return w.unregisterSettled(slots)
+}
+
+// dialAtStart returns a connection that answered PING. Two tries: a pooled connection may
+// have been broken by a Redis restart.
+func (w *Worker) dialAtStart(ctx context.Context) (redis.Conn, error) {
 	for try := 0; ; try++ {
 		c, err := w.pool.GetContext(ctx)
 		if err == nil {
 			if _, err = c.Do("PING"); err == nil {
-				conn = c
-				break
+				return c, nil
 			}
 			c.Close()
 		}
 		if try == 1 {
-			return fmt.Errorf("resque: connect to redis: %w", err)
+			return nil, fmt.Errorf("resque: connect to redis: %w", err)
 		}
 	}
-	defer func() { conn.Close() }()
+}
+
+// prepare readies what the slots need: the watcher in Blocking mode, the scripts, and the
+// prune of dead workers php-resque runs at start.
+func (w *Worker) prepare(ctx context.Context, conn redis.Conn) error {
 	if w.cfg.Blocking {
 		if ok, version := supportsBLMOVE(conn); ok {
 			w.watch = newWatcher(w)
@@ -232,16 +190,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	} else if n > 0 {
 		w.log.Info().Int("pruned", n).Msg("pruned dead workers")
 	}
-	if err := w.register(conn, w.ids); err != nil {
-		return fmt.Errorf("resque: %w", err)
-	}
-	w.log.Info().Strs("queues", w.cfg.Queues).Int("concurrency", w.cfg.Concurrency).
-		Bool("blocking", w.cfg.Blocking).Str("dialect", w.cfg.Dialect.String()).
-		Msg("starting worker " + w.ids[0])
+	return nil
+}
 
+// work runs the slots and the heartbeat until every slot is gone, and returns the slots.
+func (w *Worker) work() []*slot {
 	w.mu.Lock()
 	for i, id := range w.ids {
-		w.slots = append(w.slots, &slot{w: w, n: i, id: id, log: w.cfg.Logger.With().Str("worker", id).Logger(), gone: make(chan struct{})})
+		w.slots = append(w.slots, newSlot(w, i, id))
 	}
 	slots := w.slots
 	w.mu.Unlock()
@@ -252,7 +208,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer bg.Done(); w.heartbeatLoop(bgCtx) }()
 
 	for _, s := range slots {
-		go func() { defer s.markGone(); s.run() }()
+		w.slotsDone.Add(1)
+		go func() {
+			defer w.slotsDone.Done()
+			defer s.markGone()
+			s.run()
+		}()
 	}
 	for _, s := range slots {
 		<-s.gone // a slot whose job was abandoned after a kill counts as gone
@@ -262,20 +223,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.watch != nil {
 		w.watch.close()
 	}
+	return slots
+}
 
-	// Unregister the slots that hold no job. A slot whose result could not be written
-	// (Redis unreachable at the end) keeps its registration and in-flight record, so the
-	// next prune settles the job instead of losing it. A slot may also hold a job it never
-	// heard of: a claim whose reply was lost just before the stop. That job never ran: it
-	// goes back to the head of its queue.
+// unregisterSettled unregisters the slots that hold no job. A slot whose result could not
+// be written (Redis unreachable at the end) keeps its registration and in-flight record, so
+// the next prune settles the job instead of losing it. A slot may also hold a job it never
+// heard of: a claim whose reply was lost just before the stop. That job never ran: it goes
+// back to the head of its queue.
+func (w *Worker) unregisterSettled(slots []*slot) error {
 	var clean []string
 	for _, s := range slots {
-		if s.settled() {
+		if s.exec.settled() {
 			clean = append(clean, s.id)
 		}
 	}
 	if len(clean) > 0 {
-		err := w.link.retry(w.finishCtx(), func() error {
+		err := w.link.retry(w.life.finish, func() error {
 			c, err := w.pool.GetContext(context.Background())
 			if err != nil {
 				return err
@@ -353,71 +317,7 @@ func supportsBLMOVE(conn redis.Conn) (bool, string) {
 	return major > 6 || major == 6 && minor >= 2, version
 }
 
-func loadScripts(conn redis.Conn) error {
-	for _, s := range allScripts {
-		if err := s.Load(conn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func sha1hex(b []byte) string {
 	h := sha1.Sum(b)
 	return hex.EncodeToString(h[:])
-}
-
-// link tracks whether Redis is reachable, so that an outage is logged once when it
-// begins and once when it ends, however many slots notice it (chrisboulton/php-resque#23:
-// a network blip once wrote 380 GB of logs).
-type link struct {
-	log   zerolog.Logger
-	mu    sync.Mutex
-	down  bool
-	since time.Time
-}
-
-// retry calls f until it succeeds or ctx is done, sleeping between attempts with capped
-// exponential backoff and jitter (25-50 ms doubling up to 2.5-5 s), so a worker waiting for
-// Redis uses no CPU to speak of.
-func (l *link) retry(ctx context.Context, f func() error) error {
-	delay := 50 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			l.up()
-			return nil
-		}
-		l.fail(err)
-		sleep := delay/2 + rand.N(delay/2+1)
-		t := time.NewTimer(sleep)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("redis unreachable: %w", err)
-		case <-t.C:
-		}
-		if delay < 5*time.Second {
-			delay *= 2
-		}
-	}
-}
-
-func (l *link) fail(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.down {
-		l.down = true
-		l.since = time.Now()
-		l.log.Error().Err(err).Msg("redis unreachable; retrying with backoff")
-	}
-}
-
-func (l *link) up() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.down {
-		l.down = false
-		l.log.Info().Dur("down_for", time.Since(l.since)).Msg("redis reachable again")
-	}
 }

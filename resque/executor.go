@@ -1,0 +1,275 @@
+package resque
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/goresque/goresque/internal/phpjson"
+	"github.com/rs/zerolog"
+)
+
+// claimed is a job cycleScript moved into a slot's in-flight record.
+type claimed struct {
+	queue   string
+	payload []byte
+	sha     string // SHA1 of the in-flight record, the guard of the finishing step
+}
+
+// An executor performs the jobs its slot claims, one at a time, and kills them: it is the
+// Go counterpart of php-resque's forked child and of the parent's kill of it (SIGUSR1,
+// SIGTERM). kill may be called from any goroutine; everything else runs in the slot's.
+type executor struct {
+	w        *Worker
+	id       string
+	log      zerolog.Logger
+	fixed    [8]any // the slot's cycleScript KEYS[1..8], for abandon
+	markGone func()
+
+	mu        sync.Mutex
+	held      *claimed                // claimed in Redis and not yet finished there
+	job       *Job                    // held's job while its handler runs
+	cancel    context.CancelCauseFunc // of the running job
+	gen       uint64                  // counts jobs, so a late watchdog knows its job is gone
+	watchdog  *time.Timer             // armed by kill
+	abandoned bool                    // the watchdog recorded the running job's outcome
+	// pendingKill is a kill that arrived while a claim was on its way or after held was
+	// claimed and before its handler started: perform applies it, so SIGTERM or SIGUSR1 in
+	// that gap is not lost (worker:<id> already shows the job as running).
+	pendingKill error
+	claiming    bool // a claim is on its way; a kill now is for the job it brings
+	ran         bool // held's handler has returned: a kill now is for no job
+}
+
+// beginClaim and endClaim bracket a claim; hold ends it too.
+func (e *executor) beginClaim() {
+	e.mu.Lock()
+	e.claiming = true
+	e.mu.Unlock()
+}
+
+func (e *executor) endClaim() {
+	e.mu.Lock()
+	if e.claiming {
+		e.claiming = false
+		e.pendingKill = nil
+	}
+	e.mu.Unlock()
+}
+
+// hold records c as the slot's in-flight job (nil: none) and ends a claim. A kill that
+// came during the claim stays pending for c.
+func (e *executor) hold(c *claimed) {
+	e.mu.Lock()
+	e.held = c
+	e.claiming = false
+	e.ran = false
+	if c == nil {
+		e.pendingKill = nil
+	}
+	e.mu.Unlock()
+}
+
+// settled reports whether the slot holds no job whose outcome is still to be written.
+func (e *executor) settled() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.held == nil || e.abandoned
+}
+
+// run performs job (perr: the payload could not be decoded) and returns the outcome to
+// record, or nil when the watchdog already recorded it (abandon).
+func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
+	started := time.Now()
+	err := perr
+	if perr == nil {
+		err = e.perform(c, job)
+	} else {
+		e.mu.Lock()
+		e.ran = true
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	abandoned := e.abandoned
+	e.abandoned = false
+	e.mu.Unlock()
+	if abandoned {
+		e.hold(nil) // abandon recorded it
+		e.log.Warn().Str("class", job.Class).Str("job_id", job.ID).Msg("an abandoned job returned at last; its outcome was already recorded as a dirty exit")
+		return nil
+	}
+	return e.outcome(c, job, err, time.Since(started))
+}
+
+// perform runs the handler. It runs in the slot's goroutine: a goroutine per job would cost
+// a scheduler wake-up per job. A job that ignores its cancelled context cannot be stopped in
+// Go, so kill arms a watchdog that, after KillTimeout, records the job as a dirty exit on its
+// own connection and lets the worker go on without this slot (see abandon).
+func (e *executor) perform(c *claimed, job *Job) (err error) {
+	ctx, cancel := context.WithCancelCause(e.w.life.jobs)
+	e.mu.Lock()
+	e.gen++
+	e.cancel = cancel
+	e.job = job
+	// A kill that came between the claim and now, or a stop at once (whose cancelled
+	// context this job inherits): cancel the job and arm the watchdog, as kill would have.
+	pending := e.pendingKill
+	e.pendingKill = nil
+	if pending == nil && e.w.life.jobs.Err() != nil {
+		pending = context.Cause(e.w.life.jobs)
+	}
+	if pending != nil {
+		e.killLocked(pending)
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.cancel = nil
+		e.job = nil
+		e.ran = true
+		if e.watchdog != nil {
+			e.watchdog.Stop()
+			e.watchdog = nil
+		}
+		e.mu.Unlock()
+		cancel(nil)
+	}()
+	jl := e.log.With().Str("queue", job.Queue).Str("class", job.Class).Str("job_id", job.ID).Logger()
+	jl.Debug().Msg("starting work")
+	ctx = jl.WithContext(ctx)
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+		err = killedError(ctx, err)
+	}()
+	return e.w.cfg.Handler.Perform(ctx, job)
+}
+
+// killedError maps the error of a job whose context was cancelled to php-resque's record
+// of a killed child: Resque_Job_DirtyExitException.
+func killedError(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	var je *JobError
+	if errors.As(err, &je) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return DirtyExit("Job exited abnormally: "+context.Cause(ctx).Error(), err)
+	}
+	return err
+}
+
+// kill cancels the running job and arms the watchdog. A job claimed but not started yet is
+// killed as soon as it starts.
+func (e *executor) kill(cause error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cancel == nil {
+		if e.claiming || e.held != nil && !e.ran {
+			e.pendingKill = cause
+		}
+		return
+	}
+	e.killLocked(cause)
+}
+
+func (e *executor) killLocked(cause error) {
+	e.cancel(cause)
+	if e.watchdog == nil {
+		gen := e.gen
+		e.watchdog = time.AfterFunc(e.w.cfg.KillTimeout, func() { e.abandon(gen, cause) })
+	}
+}
+
+// abandon settles a killed job that did not return within KillTimeout: it is recorded as a
+// dirty exit, as php-resque records a child it had to SIGKILL, on a connection of its own.
+// The slot's goroutine stays in the handler until it returns; if the worker is stopping, Run
+// no longer waits for it.
+func (e *executor) abandon(gen uint64, cause error) {
+	e.mu.Lock()
+	if e.gen != gen || e.cancel == nil {
+		e.mu.Unlock()
+		return // the job returned meanwhile
+	}
+	c, job := e.held, e.job
+	e.abandoned = true
+	e.mu.Unlock()
+	d := e.w.cfg.KillTimeout
+	e.log.Error().Str("class", job.Class).Str("job_id", job.ID).Msgf("job did not return within %v of being killed; recording it as a dirty exit and leaving it behind", d)
+	fin := e.outcome(c, job, DirtyExit(fmt.Sprintf("Job exited abnormally: %v (it did not stop within %v)", cause, d), cause), 0)
+	ctx, stop := context.WithTimeout(context.Background(), stopWriteTimeout)
+	defer stop()
+	args := cycleArgs{fixed: e.fixed, id: e.id, fin: fin}
+	err := e.w.link.retry(ctx, func() error {
+		conn, err := e.w.pool.GetContext(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = cycleScript.Do(conn, args.appendTo(nil)...)
+		return err
+	})
+	if err != nil {
+		e.log.Error().Err(err).Msg("the abandoned job's outcome was not written; it stays in flight for the next prune")
+	}
+	if e.w.life.stopping() {
+		e.markGone()
+	}
+}
+
+// outcome turns the result of job into what finishing writes: the failure record
+// (Resque_Failure_Redis), the final status packet (complete, or failed with EXPIRE 86400),
+// and the v1.3.6 pid key removal.
+func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) *outcome {
+	w := e.w
+	now := w.cfg.now()
+	d := w.cfg.Dialect
+	status := StatusComplete
+	var failure []byte
+	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Dur("took", took).Logger()
+	switch {
+	case err == nil:
+		log.Debug().Msg("done")
+	case errors.Is(err, ErrDontPerform):
+		if !job.hasResult {
+			job.SetResult(false) // v1.3.6 writes result false for DontPerform (golden 13)
+		}
+		log.Debug().Msg("not performed (don't perform)")
+	default:
+		status = StatusFailed
+		je := jobErrorOf(err)
+		var ferr error
+		failure, ferr = failureRecord(d, now.In(w.cfg.Location), c.payload, je, e.id, c.queue)
+		if ferr != nil {
+			je = &JobError{Exception: ExceptionDefault, Message: "failure could not be encoded: " + ferr.Error()}
+			failure, _ = failureRecord(d, now.In(w.cfg.Location), c.payload, je, e.id, c.queue)
+		}
+		log.Warn().Str("exception", je.Exception).Msg(je.Message)
+	}
+
+	o := &outcome{sha: c.sha, failure: string(failure), splice: "0", delPID: "0",
+		statusKey: w.keys.JobStatus(job.ID, job.Prefix), pidKey: w.keys.JobPID(job.ID)}
+	if job.ID != "" {
+		var result []byte
+		if status == StatusComplete && job.hasResult {
+			r, rerr := phpjson.Encode(nil, job.result)
+			if rerr != nil {
+				log.Warn().Err(rerr).Msg("job result cannot be encoded as PHP JSON; storing null")
+				r = nil
+			}
+			result = r
+		}
+		var sp bool
+		o.head, o.tail, sp = statusUpdate(d, status, now, result)
+		o.splice = boolFlag(sp)
+		if d == DialectPHPResque136 {
+			o.delPID = "1"
+		}
+	}
+	return o
+}
