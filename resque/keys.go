@@ -88,3 +88,13 @@ func (k Keys) DelayedSchedule() string { return k.ns + "delayed_queue_schedule" 
 
 // Delayed is the list of jobs due at unix time ts.
 func (k Keys) Delayed(ts string) string { return k.ns + "delayed:" + ts }
+
+// DelayedTimestamps is Ruby resque-scheduler's set of the delayed:<ts> keys holding a given
+// delayed item (the item's exact JSON is part of the key). Ruby's and node-resque's tools
+// find and remove a delayed job through it; goresque writes and maintains it beside
+// php-resque-scheduler's keys, which do not have it.
+func (k Keys) DelayedTimestamps(item string) string { return k.ns + "timestamps:" + item }
+
+// PauseAllWorkers is Ruby resque's switch (Resque::Worker#paused?): while it holds "true",
+// no worker takes a job.
+func (k Keys) PauseAllWorkers() string { return k.ns + "pause-all-workers" }
