@@ -55,7 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env looku
 // --flag=value.
 var boolFlags = map[string]bool{
 	"track": true, "json": true, "blocking": true, "verbose": true, "v": true, "vverbose": true,
-	"vv": true, "tls-insecure-skip-verify": true, "help": true, "h": true,
+	"vv": true, "tls-insecure-skip-verify": true, "help": true, "h": true, "read-only": true,
 }
 
 // interspersed moves a subcommand's flags in front of its arguments, so that
@@ -116,6 +116,7 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 			workersCommand(env),
 			statsCommand(env),
 			statusCommand(env),
+			webCommand(env),
 		},
 	}
 	return app
