@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what goresque's tests and demo need, from Debian's packages, when missing:
-# redis-server and php-cli. Idempotent; prints the versions it finds.
+# redis-server, php-cli, openssl and chromium. Idempotent; prints the versions it finds.
 set -euo pipefail
 
 need=()
@@ -8,6 +8,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 # openssl makes the certificates of the TLS tests.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# chromium runs the dashboard's browser tests (internal/web), headless.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (Debian packages)"

@@ -204,7 +204,7 @@ func (e *env) startWorker(queue string, h resque.HandlerFunc) func() {
 	e.t.Helper()
 	w, err := resque.NewWorker(e.pool, resque.Config{
 		Namespace: e.ns, Queues: []string{queue}, Interval: 50 * time.Millisecond, Handler: h,
-		Logger: zerolog.New(zerolog.NewTestWriter(e.t)), Hostname: "gohost",
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.InfoLevel), Hostname: "gohost",
 	})
 	if err != nil {
 		e.t.Fatal(err)
