@@ -20,17 +20,14 @@ import (
 const pageSize = 25
 
 var funcs = template.FuncMap{
-	"age":       fmtAge,
-	"since":     func(now, t time.Time) string { return fmtAge(now.Sub(t).Seconds()) },
-	"qpath":     func(q string) string { return "/queues/" + url.PathEscape(q) },
-	"pretty":    indentJSON,
-	"prettyRaw": func(b json.RawMessage) string { return indentJSON(b) },
-	"str":       func(b []byte) string { return string(b) },
-	"sum":       sum,
-	"add":       func(a, b int64) int64 { return a + b },
-	"joinq":     func(q []string) string { return strings.Join(q, ", ") },
-	"lower":     strings.ToLower,
-	"fmtTime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"age":     fmtAge,
+	"since":   func(now, t time.Time) string { return fmtAge(now.Sub(t).Seconds()) },
+	"qpath":   func(q string) string { return "/queues/" + url.PathEscape(q) },
+	"pretty":  func(b json.RawMessage) string { return indentJSON(b) },
+	"sum":     sum,
+	"add":     func(a, b int64) int64 { return a + b },
+	"joinq":   func(q []string) string { return strings.Join(q, ", ") },
+	"fmtTime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 }
 
 // sum names an entry of a list by its bytes: forms post (index, sum), and the action

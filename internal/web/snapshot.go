@@ -120,7 +120,7 @@ func workerRowOf(w resque.WorkerInfo, now time.Time, paused bool) workerRow {
 			switch v := rec.RunAt.(type) {
 			case string:
 				row.RunAt = v
-			case float64: // Ruby writes run_at as a string, node-resque as a date string too; be lenient
+			case float64: // a unix time, should a producer write one
 				row.RunAt = time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
 			}
 		}
