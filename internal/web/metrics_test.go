@@ -2,8 +2,12 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -171,5 +175,42 @@ func TestMetricsMatchRedis(t *testing.T) {
 	defer e.http.Close()
 	if got, ok := value(scrape(t, e), "goresque_redis_up", nil); !ok || got != 0 {
 		t.Errorf("goresque_redis_up without Redis = %v (%v), want 0", got, ok)
+	}
+}
+
+// TestGrafanaDashboardNamesExistingMetrics: every goresque_ metric the sample Grafana
+// dashboard (scripts/grafana-dashboard.json) queries is one /metrics exports.
+func TestGrafanaDashboardNamesExistingMetrics(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.client.Enqueue(context.Background(), "q", "Job", nil, resque.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, e)
+	b, err := os.ReadFile(filepath.Join("..", "..", "scripts", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range regexp.MustCompile(`goresque_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				n++
+				if fams[name] == nil {
+					t.Errorf("panel %q queries %s, which /metrics does not export", p.Title, name)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the dashboard queries no goresque_ metric")
 	}
 }
