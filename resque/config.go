@@ -132,6 +132,8 @@ type Config struct {
 	PruneAfter time.Duration
 	// DeadJobs decides what happens to the in-flight job of a pruned dead worker.
 	DeadJobs DeadJobPolicy
+	// Observer, when set, is told about every job and Redis failure, for metrics.
+	Observer Observer
 
 	// Fixed for a Worker's lifetime: the clock and the process id its ids carry.
 	now func() time.Time

@@ -70,6 +70,7 @@ func (b *backoff) reset() { b.delay = 0 }
 // a network blip once wrote 380 GB of logs).
 type link struct {
 	log   zerolog.Logger
+	obs   Observer // nil: none
 	mu    sync.Mutex
 	down  bool
 	since time.Time
@@ -92,6 +93,9 @@ func (l *link) retry(ctx context.Context, f func() error) error {
 }
 
 func (l *link) fail(err error) {
+	if l.obs != nil {
+		l.obs.RedisError(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.down {
@@ -106,6 +110,9 @@ func (l *link) up() {
 	defer l.mu.Unlock()
 	if l.down {
 		l.down = false
+		if l.obs != nil {
+			l.obs.RedisReconnected()
+		}
 		l.log.Info().Dur("down_for", time.Since(l.since)).Msg("redis reachable again")
 	}
 }

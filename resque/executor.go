@@ -83,6 +83,10 @@ func (e *executor) settled() bool {
 // record, or nil when the watchdog already recorded it (abandon).
 func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 	started := time.Now()
+	obs := e.w.cfg.Observer
+	if obs != nil {
+		obs.JobStarted(job, started)
+	}
 	err := perr
 	if perr == nil {
 		err = e.perform(c, job)
@@ -95,12 +99,20 @@ func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 	abandoned := e.abandoned
 	e.abandoned = false
 	e.mu.Unlock()
+	took := time.Since(started)
+	if obs != nil {
+		status := StatusComplete
+		if abandoned || err != nil && !errors.Is(err, ErrDontPerform) {
+			status = StatusFailed
+		}
+		obs.JobFinished(job, status, took)
+	}
 	if abandoned {
 		e.hold(nil) // abandon recorded it
 		e.log.Warn().Str("class", job.Class).Str("job_id", job.ID).Msg("an abandoned job returned at last; its outcome was already recorded as a dirty exit")
 		return nil
 	}
-	return e.outcome(c, job, err, time.Since(started))
+	return e.outcome(c, job, err, took)
 }
 
 // perform runs the handler. It runs in the slot's goroutine: a goroutine per job would cost
