@@ -35,6 +35,7 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 		&cli.StringFlag{Name: "php-timeout", Usage: "kill a PHP job after this long, recorded as a dirty exit (env GORESQUE_PHP_TIMEOUT; default: no limit)"},
 		&cli.StringFlag{Name: "php-max-jobs", Usage: "recycle a warm PHP process after this many jobs (env GORESQUE_PHP_MAX_JOBS)"},
 		&cli.StringFlag{Name: "php-max-memory", Usage: "recycle a warm PHP process above this resident size, in MB (env GORESQUE_PHP_MAX_MEMORY)"},
+		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics of this process on this address, e.g. 127.0.0.1:9121 (env GORESQUE_METRICS_ADDR)"},
 		&cli.StringFlag{Name: "php-ttl", Usage: "recycle a warm PHP process after this age (env GORESQUE_PHP_TTL)"},
 	}
 	return &cli.Command{
@@ -52,20 +53,25 @@ USR2 pause; CONT resume.`,
 			if err != nil {
 				return err
 			}
+			obs, stopMetrics, err := serveWorkMetrics(source{env: env, flags: given(c)}, s, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			if s.Count > 1 {
 				if _, child := env(countChildEnv); !child {
 					*code = superviseCount(c.Context, s, c.App.ErrWriter)
 					return nil
 				}
 			}
-			*code, err = work(c.Context, s, c, mux)
+			*code, err = work(c.Context, s, c, mux, obs)
 			return err
 		},
 	}
 }
 
 // work runs one worker process until it is told to stop.
-func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) (int, error) {
+func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, obs resque.Observer) (int, error) {
 	log := newLogger(c.App.ErrWriter, s.Verbose, s.VVerbose, s.LogFormat)
 	pool, display, err := newPool(s.Redis, s.Concurrency+len(s.Queues)+4)
 	if err != nil {
@@ -96,6 +102,7 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux) 
 		HeartbeatInterval: s.Heartbeat,
 		PruneAfter:        s.PruneAfter,
 		DeadJobs:          s.DeadJobs,
+		Observer:          obs,
 	})
 	if err != nil {
 		return exitUsage, err
