@@ -134,7 +134,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		Jobs   []resque.FailedJob
 		Flash  string
 		Back   string
-	}{f, p, jobs, r.URL.Query().Get("flash"), back})
+	}{f, p, jobs, s.flash(r), back})
 }
 
 // backTo returns the form's back link when it is one of the failed pages, else /failed:
@@ -148,6 +148,7 @@ func backTo(r *http.Request, prefix string) string {
 	if u, err := url.Parse(b); err == nil {
 		q := u.Query()
 		q.Del("flash")
+		q.Del("fs")
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
@@ -298,7 +299,7 @@ func (s *Server) delayedPage(w http.ResponseWriter, r *http.Request) {
 		Pager pager
 		Jobs  []delayedView
 		Flash string
-	}{p, rows, r.URL.Query().Get("flash")})
+	}{p, rows, s.flash(r)})
 }
 
 // delayedArgs returns the args a delayed item was scheduled with (its "args"[0], as

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -184,7 +185,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 		Pager pager
 		Jobs  []queueJobView
 		Flash string
-	}{name, p, rows, r.URL.Query().Get("flash")})
+	}{name, p, rows, s.flash(r)})
 }
 
 // queueAction removes one job (by index and sum) or dequeues every job of a class.
@@ -226,11 +227,22 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, back, flash st
 	if strings.Contains(back, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, back+sep+"flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, back+sep+"flash="+url.QueryEscape(flash)+"&fs="+s.mac("flash", flash), http.StatusSeeOther)
+}
+
+// flash returns the message a redirect carried, when the dashboard wrote it: a link made
+// elsewhere cannot put its own words on the page.
+func (s *Server) flash(r *http.Request) string {
+	q := r.URL.Query()
+	msg := q.Get("flash")
+	if msg == "" || !hmac.Equal([]byte(q.Get("fs")), []byte(s.mac("flash", msg))) {
+		return ""
+	}
+	return msg
 }
 
 func (s *Server) workers(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "workers", "Workers", nil, struct{ Flash string }{r.URL.Query().Get("flash")})
+	s.render(w, r, "workers", "Workers", nil, struct{ Flash string }{s.flash(r)})
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {

@@ -297,3 +297,19 @@ func TestNoRedisPasswordInPages(t *testing.T) {
 	srv.Stop()
 	check(false)
 }
+
+// TestFlashOnlyFromTheDashboard: the message line after an action shows only what the
+// dashboard itself redirected with, not text from a crafted link.
+func TestFlashOnlyFromTheDashboard(t *testing.T) {
+	e := newEnv(t)
+	if body := e.mustGet("/workers?flash=" + url.QueryEscape("Session expired: log in at evil.example")); strings.Contains(body, "evil.example") {
+		t.Fatal("a crafted link put its message on the page")
+	}
+	code, loc, _ := e.post("/workers", url.Values{"action": {"pause"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("pause: %d", code)
+	}
+	if body := e.mustGet(loc); !strings.Contains(body, `<p class="flash" role="status">Paused all workers.</p>`) {
+		t.Fatalf("the dashboard's own message is not shown:\n%s", body)
+	}
+}

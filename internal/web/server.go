@@ -158,9 +158,14 @@ func (s *Server) authorized(r *http.Request) bool {
 // csrfToken is the synchronizer token every form carries. It is an HMAC under a secret
 // made at start, so it cannot be guessed by another site; http.CrossOriginProtection
 // (Sec-Fetch-Site / Origin) refuses cross-site POSTs from browsers before that.
-func (s *Server) csrfToken() string {
+func (s *Server) csrfToken() string { return s.mac("csrf", "goresque-web") }
+
+// mac is an HMAC of msg under the secret made at start, for purpose.
+func (s *Server) mac(purpose, msg string) string {
 	m := hmac.New(sha256.New, s.csrfKey)
-	m.Write([]byte("goresque-web-csrf"))
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
