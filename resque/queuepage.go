@@ -89,6 +89,11 @@ func (c *Client) QueueHeads(ctx context.Context, queues []string) ([]QueueHead, 
 			out[i].Empty = true
 			continue
 		}
+		var re redis.Error
+		if errors.As(err, &re) {
+			// Not a list (WRONGTYPE): workers skip such a queue; so does its age.
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("resque: queue head %s: %w", q, err)
 		}

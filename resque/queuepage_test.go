@@ -40,11 +40,15 @@ func TestQueueRangeHeadsAndRemove(t *testing.T) {
 		t.Fatalf("tail = %+v", tail)
 	}
 
-	heads, err := b.client.QueueHeads(ctx, []string{"q", "empty"})
+	// A queue key that is not a list (WRONGTYPE) has no head; the others are still read.
+	if _, err := b.conn.Do("SET", b.keys.Queue("str"), "x"); err != nil {
+		t.Fatal(err)
+	}
+	heads, err := b.client.QueueHeads(ctx, []string{"q", "empty", "str"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !heads[0].QueueTime.Equal(now.Round(time.Microsecond)) || heads[0].Empty || !heads[1].Empty {
+	if !heads[0].QueueTime.Equal(now.Round(time.Microsecond)) || heads[0].Empty || !heads[1].Empty || !heads[2].QueueTime.IsZero() {
 		t.Fatalf("heads = %+v", heads)
 	}
 
