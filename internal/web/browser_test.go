@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,24 @@ import (
 	"github.com/goresque/goresque/resque"
 )
 
-// browser starts a headless chromium for t; a missing chromium skips the test outside CI
-// and fails it under CI=true.
-func browser(t *testing.T, width, height int) context.Context {
+// chromium is one headless browser shared by the browser tests (it takes seconds to start
+// on a busy machine); each test gets its own tab. stopChromium ends it (TestMain).
+var chromium struct {
+	once   sync.Once
+	ctx    context.Context
+	cancel func()
+	err    error
+}
+
+func stopChromium() {
+	if chromium.cancel != nil {
+		chromium.cancel()
+	}
+}
+
+// browser opens a tab of width×height in the shared headless chromium; a missing chromium
+// skips the test outside CI and fails it under CI=true.
+func browser(t *testing.T, width, height int64) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -31,30 +47,46 @@ func browser(t *testing.T, width, height int) context.Context {
 		}
 		t.Skipf("chromium not installed: %v", err)
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	chromium.once.Do(func() {
+		dir, err := os.MkdirTemp("", "chromium")
+		if err != nil {
+			chromium.err = err
+			return
+		}
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(path),
+			chromedp.Flag("headless", true),
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.NoFirstRun,
+			chromedp.Flag("hide-scrollbars", true),
+			chromedp.UserDataDir(dir),
+		)
+		ctx, cancelCtx := chromedp.NewContext(alloc)
+		chromium.ctx = ctx
+		chromium.cancel = func() {
+			cancelCtx()
+			cancelAlloc()
+			os.RemoveAll(dir)
+		}
+		chromium.err = chromedp.Do(ctx)
+	})
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	tab, cancelTab := chromedp.NewContext(chromium.ctx)
+	tab, cancelTimeout := context.WithTimeout(tab, 90*time.Second)
 	t.Cleanup(func() {
 		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
+		cancelTab()
 	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("open a tab: %v", err)
 	}
-	return ctx
+	return tab
 }
 
 // screenshot writes the page to $GORESQUE_SCREENSHOTS/name when that is set.
@@ -189,11 +221,7 @@ func TestBrowserLiveViewUpdates(t *testing.T) {
 func TestBrowserPhoneWidth(t *testing.T) {
 	e := newEnv(t)
 	seedShowcase(t, e)
-	b := browser(t, 800, 900)
-	// Headless chromium's window is at least 500px wide; the viewport emulates a phone.
-	if err := chromedp.Do(b, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
+	b := browser(t, 390, 844) // emulated: headless chromium's window is at least 500px wide
 	for _, p := range []string{"/", "/queues", "/queues/mail", "/workers", "/failed", "/delayed", "/stats"} {
 		if err := chromedp.Do(b, chromedp.Navigate(e.http.URL+p), liveOK); err != nil {
 			t.Fatalf("%s: %v", p, err)

@@ -33,6 +33,7 @@ var (
 func TestMain(m *testing.M) {
 	testServer, testServerErr = redistest.Start(redistest.Options{TCP: true})
 	code := m.Run()
+	stopChromium()
 	if testServer != nil {
 		testServer.Stop()
 	}
