@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,9 @@ type webSettings struct {
 	ReadOnly bool
 	User     string
 	Password string
+	// TLSCert and TLSKey serve HTTPS, so that the basic-auth password does not cross the
+	// network in clear text; both or neither.
+	TLSCert, TLSKey string
 }
 
 func readWebSettings(src source) (webSettings, error) {
@@ -59,6 +63,11 @@ func readWebSettings(src source) (webSettings, error) {
 		}
 	}
 	s.Password = pw
+	s.TLSCert, _ = src.get("https-cert", "GORESQUE_WEB_TLS_CERT_FILE")
+	s.TLSKey, _ = src.get("https-key", "GORESQUE_WEB_TLS_KEY_FILE")
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return s, badSetting("GORESQUE_WEB_TLS_CERT_FILE and GORESQUE_WEB_TLS_KEY_FILE go together: set both or neither")
+	}
 	host, _, err := net.SplitHostPort(s.Listen)
 	if err != nil {
 		return s, badSetting("--listen %q: want host:port, e.g. %s", s.Listen, defaultWebListen)
@@ -89,6 +98,8 @@ GORESQUE_WEB_PASSWORD_FILE) turns on HTTP basic auth for user admin (GORESQUE_WE
 required to listen on anything but a loopback address.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "address to serve on (env GORESQUE_WEB_LISTEN; default " + defaultWebListen + ")"},
+			&cli.StringFlag{Name: "https-cert", Usage: "serve HTTPS with this certificate (PEM) (env GORESQUE_WEB_TLS_CERT_FILE)"},
+			&cli.StringFlag{Name: "https-key", Usage: "the certificate's key (PEM) (env GORESQUE_WEB_TLS_KEY_FILE)"},
 			&cli.BoolFlag{Name: "read-only", Usage: "show everything, change nothing: no retry, remove, dequeue or pause (env GORESQUE_WEB_READ_ONLY)"},
 		}, redisFlags()...),
 		Action: func(c *cli.Context) error {
@@ -109,6 +120,14 @@ required to listen on anything but a loopback address.`,
 			if err != nil {
 				return err
 			}
+			scheme := "http"
+			if s.TLSCert != "" {
+				scheme = "https"
+				// Checked before listening: a bad file is a settings error, not a dead server.
+				if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+					return badSetting("GORESQUE_WEB_TLS_CERT_FILE / GORESQUE_WEB_TLS_KEY_FILE: %v", err)
+				}
+			}
 			ln, err := net.Listen("tcp", s.Listen)
 			if err != nil {
 				return fmt.Errorf("web: %w", err)
@@ -120,9 +139,15 @@ required to listen on anything but a loopback address.`,
 			if s.ReadOnly {
 				mode = " (read-only)"
 			}
-			fmt.Fprintf(c.App.Writer, "goresque web: serving http://%s/%s\n", ln.Addr(), mode)
+			fmt.Fprintf(c.App.Writer, "goresque web: serving %s://%s/%s\n", scheme, ln.Addr(), mode)
 			done := make(chan error, 1)
-			go func() { done <- hs.Serve(ln) }()
+			go func() {
+				if s.TLSCert != "" {
+					done <- hs.ServeTLS(ln, s.TLSCert, s.TLSKey)
+					return
+				}
+				done <- hs.Serve(ln)
+			}()
 			select {
 			case err := <-done:
 				return fmt.Errorf("web: %w", err)

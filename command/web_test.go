@@ -3,7 +3,16 @@ package command
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,6 +56,11 @@ func TestWebSettings(t *testing.T) {
 		{name: "read-only env", env: map[string]string{"GORESQUE_WEB_READ_ONLY": "1"}, want: webSettings{Listen: "127.0.0.1:5678", User: "admin", ReadOnly: true}},
 		{name: "read-only typo", env: map[string]string{"GORESQUE_WEB_READ_ONLY": "ye"}, wantErr: "GORESQUE_WEB_READ_ONLY"},
 		{name: "no port", flags: map[string]string{"listen": "127.0.0.1"}, wantErr: "want host:port"},
+		{name: "cert without key", flags: map[string]string{"https-cert": "c.pem"}, wantErr: "set both or neither"},
+		{
+			name: "https", env: map[string]string{"GORESQUE_WEB_TLS_CERT_FILE": "c.pem", "GORESQUE_WEB_TLS_KEY_FILE": "k.pem"},
+			want: webSettings{Listen: "127.0.0.1:5678", User: "admin", TLSCert: "c.pem", TLSKey: "k.pem"},
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
@@ -117,6 +131,104 @@ func TestWebCommand(t *testing.T) {
 	case code := <-done:
 		if code != exitOK {
 			t.Fatalf("exit %d after its context ended; %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("goresque web did not stop")
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns their paths and a
+// pool that trusts the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "goresque web test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(cert)
+	return certFile, keyFile, roots
+}
+
+// TestWebHTTPS: with a certificate the dashboard speaks only HTTPS, the password crosses
+// the network encrypted; a key that does not parse is a settings error.
+func TestWebHTTPS(t *testing.T) {
+	srv := server(t)
+	certFile, keyFile, roots := selfSigned(t)
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	vars := map[string]string{"REDIS_BACKEND": srv.Socket, "PREFIX": "webtls", "GORESQUE_WEB_PASSWORD": "pw"}
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+
+	var errb bytes.Buffer
+	if code := Run(context.Background(), []string{"goresque", "web", "--listen", addr, "--https-cert", certFile, "--https-key", certFile}, io.Discard, &errb, lookup, nil); code != exitUsage {
+		t.Fatalf("a certificate given as the key: exit %d, want %d; %s", code, exitUsage, errb.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"goresque", "web", "--listen", addr, "--https-cert", certFile, "--https-key", keyFile}, io.Discard, io.Discard, lookup, nil)
+	}()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+		req.SetBasicAuth("admin", "pw")
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET / over HTTPS: %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTPS on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("the dashboard answered plain HTTP")
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d", code)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("goresque web did not stop")
