@@ -58,7 +58,7 @@ func fmtAge(sec float64) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-var pageNames = []string{"overview", "queues", "queue", "workers", "failed", "delayed", "stats", "confirm", "message"}
+var pageNames = []string{"overview", "queues", "queue", "workers", "failed", "delayed", "stats", "confirm"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
