@@ -37,6 +37,14 @@ func readStat(pid int) (pinfo, bool) {
 	if err != nil {
 		return pinfo{}, false
 	}
+	return parseStat(pid, b)
+}
+
+// parseStat parses a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line:
+// "pid (comm) state ppid pgrp session tty tpgid flags ... starttime (22nd field)". comm
+// may hold spaces and parentheses, so it runs from the first '(' to the last ')'. This is
+// the run's only parser of that format.
+func parseStat(pid int, b []byte) (pinfo, bool) {
 	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if open < 0 || end < open {
 		return pinfo{}, false
@@ -53,6 +61,9 @@ func readStat(pid int) (pinfo, bool) {
 	return pi, e1 == nil && e2 == nil && e3 == nil
 }
 
+// live reports whether the process is running (not a zombie, not dead).
+func (pi pinfo) live() bool { return pi.state != 'Z' && pi.state != 'X' }
+
 // snapshot returns the live (not zombie) processes of this run, by pid.
 func (d *driver) snapshot() map[int]pinfo {
 	out := map[int]pinfo{}
@@ -67,7 +78,7 @@ func (d *driver) snapshot() map[int]pinfo {
 			continue
 		}
 		pi, ok := readStat(pid)
-		if !ok || pi.state == 'Z' || pi.state == 'X' || !d.ours(pid) {
+		if !ok || !pi.live() || !d.ours(pid) {
 			continue
 		}
 		out[pid] = pi
@@ -78,7 +89,7 @@ func (d *driver) snapshot() map[int]pinfo {
 // alive reports whether the process k is still running.
 func alive(k procKey) bool {
 	pi, ok := readStat(k.pid)
-	return ok && pi.start == k.start && pi.state != 'Z' && pi.state != 'X'
+	return ok && pi.start == k.start && pi.live()
 }
 
 // stopped reports whether every thread of pid is stopped. SIGSTOP takes effect thread by
@@ -99,11 +110,12 @@ func stopped(pid int, blocked bool) bool {
 		if err != nil {
 			continue // the thread exited
 		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) {
+		tid, _ := strconv.Atoi(t.Name())
+		pi, ok := parseStat(tid, b)
+		if !ok {
 			return false
 		}
-		switch b[i+2] {
+		switch pi.state {
 		case 'T', 't', 'Z', 'X':
 		case 'D':
 			if !blocked {
@@ -123,31 +135,13 @@ func waitStopped(pid int) {
 	}
 }
 
-// procStat reads the state and process group of pid from /proc/<pid>/stat.
-func procStat(pid int) (state byte, pgid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:])) // state ppid pgrp ...
-	if len(f) < 3 {
-		return 0, 0, false
-	}
-	pgid, err = strconv.Atoi(f[2])
-	return f[0][0], pgid, err == nil
-}
-
 // pgidOf returns the process group of a live (not zombie) pid, or -1.
 func pgidOf(pid int) int {
-	st, pgid, ok := procStat(pid)
-	if !ok || st == 'Z' || st == 'X' {
+	pi, ok := readStat(pid)
+	if !ok || !pi.live() {
 		return -1
 	}
-	return pgid
+	return pi.pgid
 }
 
 // ours reports whether pid is a live (not zombie) process of this run: its environment
