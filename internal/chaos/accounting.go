@@ -26,15 +26,34 @@ type Fate struct {
 	InFlight int           // in-flight records carrying it
 }
 
-// account reads what became of every job.
+// account reads what became of every job: its status and executions, its records in
+// `failed`, the queue and the in-flight hash; then it sorts each job into one outcome and
+// checks the stats against them.
 func (d *driver) account(ids []string) error {
-	r := d.rep
-	fates := r.Fates
 	for _, id := range ids {
-		fates[id] = &Fate{ID: id}
+		d.rep.Fates[id] = &Fate{ID: id}
 	}
 	c := d.pool.Get()
 	defer c.Close()
+	if err := d.readRuns(c, ids); err != nil {
+		return fmt.Errorf("chaos: account: %w", err)
+	}
+	failed, err := d.readFailed(c)
+	if err != nil {
+		return fmt.Errorf("chaos: account: %w", err)
+	}
+	if err := d.readHolders(c); err != nil {
+		return fmt.Errorf("chaos: account: %w", err)
+	}
+	d.classify(ids)
+	if err := d.checkStats(c, len(failed)); err != nil {
+		return fmt.Errorf("chaos: account: %w", err)
+	}
+	return nil
+}
+
+// readRuns reads each job's status packet and execution tokens, pipelined in batches.
+func (d *driver) readRuns(c redis.Conn, ids []string) error {
 	const batch = 500
 	for i := 0; i < len(ids); i += batch {
 		part := ids[i:min(i+batch, len(ids))]
@@ -44,10 +63,10 @@ func (d *driver) account(ids []string) error {
 		}
 		vals, err := redis.Values(c.Do(""))
 		if err != nil {
-			return fmt.Errorf("chaos: account: %w", err)
+			return err
 		}
 		for j, id := range part {
-			f := fates[id]
+			f := d.rep.Fates[id]
 			if b, err := redis.Bytes(vals[2*j], nil); err == nil {
 				var st resque.JobStatus
 				if json.Unmarshal(b, &st) == nil {
@@ -59,9 +78,16 @@ func (d *driver) account(ids []string) error {
 			sort.Strings(f.Runs)
 		}
 	}
+	return nil
+}
+
+// readFailed counts each job's records in `failed`, which must all be dirty exits, and
+// returns the records.
+func (d *driver) readFailed(c redis.Conn) ([][]byte, error) {
+	r := d.rep
 	failed, err := redis.ByteSlices(c.Do("LRANGE", d.keys.Failed(), 0, -1))
 	if err != nil {
-		return fmt.Errorf("chaos: account: %w", err)
+		return nil, err
 	}
 	for _, rec := range failed {
 		var fr struct {
@@ -74,7 +100,7 @@ func (d *driver) account(ids []string) error {
 			continue
 		}
 		id := payloadID(fr.Payload)
-		f := fates[id]
+		f := r.Fates[id]
 		if f == nil {
 			r.Anomalies = append(r.Anomalies, fmt.Sprintf("failure record for an unknown job: %s", rec))
 			continue
@@ -84,12 +110,18 @@ func (d *driver) account(ids []string) error {
 		}
 		f.Failed++
 	}
+	return failed, nil
+}
+
+// readHolders counts each job's copies still in the queue and its in-flight records.
+func (d *driver) readHolders(c redis.Conn) error {
+	r := d.rep
 	queued, err := redis.ByteSlices(c.Do("LRANGE", d.keys.Queue(d.cfg.Queue), 0, -1))
 	if err != nil {
-		return fmt.Errorf("chaos: account: %w", err)
+		return err
 	}
 	for _, p := range queued {
-		if f := fates[payloadID(p)]; f != nil {
+		if f := r.Fates[payloadID(p)]; f != nil {
 			f.Queued++
 		} else {
 			r.Anomalies = append(r.Anomalies, fmt.Sprintf("unknown job in the queue: %s", p))
@@ -97,13 +129,21 @@ func (d *driver) account(ids []string) error {
 	}
 	inflight, err := redis.ByteSlices(c.Do("HVALS", d.keys.InFlight()))
 	if err != nil {
-		return fmt.Errorf("chaos: account: %w", err)
+		return err
 	}
 	for _, rec := range inflight {
-		if f := fates[recordJobID(rec)]; f != nil {
+		if f := r.Fates[recordJobID(rec)]; f != nil {
 			f.InFlight++
 		}
 	}
+	return nil
+}
+
+// classify sorts every job into one outcome (performed, failed, queued, in flight or lost)
+// and records as anomalies whatever contradicts the faults: a job that ran more often, or
+// was recorded in `failed` more or less often, than SIGKILLed workers held it.
+func (d *driver) classify(ids []string) {
+	r := d.rep
 	// held counts, per job, the SIGKILLed workers that died holding it: each such hold must
 	// be settled by exactly one prune, as a failure (fail) or a requeue (requeue).
 	held := map[string]int{}
@@ -118,7 +158,7 @@ func (d *driver) account(ids []string) error {
 		r.Requeued = r.HeldAtKill
 	}
 	for _, id := range ids {
-		f := fates[id]
+		f := r.Fates[id]
 		h := held[id]
 		if d.phpIDs[id] {
 			switch {
@@ -150,40 +190,52 @@ func (d *driver) account(ids []string) error {
 		if f.Failed > 1 {
 			r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s recorded in failed %d times", id, f.Failed))
 		}
-		switch {
-		case f.Status == resque.StatusComplete:
-			if len(f.Runs) == 0 {
-				r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete but its handler never ran", id))
-			}
-			if f.Failed > 0 {
-				r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete and also in failed", id))
-			}
-			if f.Queued > 0 || f.InFlight > 0 {
-				r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete and still queued or in flight", id))
-			}
-			r.Performed++
-		case f.Failed > 0:
-			r.Failed++
-			if len(f.Runs) > 0 {
-				r.FailedRan++
-			}
-			r.FailedStatus[f.Status]++
-		case f.Queued > 0:
-			r.Queued++
-		case f.InFlight > 0:
-			r.InFlight++
-		default:
-			r.Lost++
-			r.LostIDs = append(r.LostIDs, id)
-		}
+		d.outcome(id, f)
 	}
+}
+
+// outcome counts job id as exactly one of performed, failed, queued, in flight or lost.
+func (d *driver) outcome(id string, f *Fate) {
+	r := d.rep
+	switch {
+	case f.Status == resque.StatusComplete:
+		if len(f.Runs) == 0 {
+			r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete but its handler never ran", id))
+		}
+		if f.Failed > 0 {
+			r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete and also in failed", id))
+		}
+		if f.Queued > 0 || f.InFlight > 0 {
+			r.Anomalies = append(r.Anomalies, fmt.Sprintf("job %s is complete and still queued or in flight", id))
+		}
+		r.Performed++
+	case f.Failed > 0:
+		r.Failed++
+		if len(f.Runs) > 0 {
+			r.FailedRan++
+		}
+		r.FailedStatus[f.Status]++
+	case f.Queued > 0:
+		r.Queued++
+	case f.InFlight > 0:
+		r.InFlight++
+	default:
+		r.Lost++
+		r.LostIDs = append(r.LostIDs, id)
+	}
+}
+
+// checkStats compares stat:processed and stat:failed with the outcomes: every job
+// performed or recorded in `failed` (failedLen records) counts as processed once.
+func (d *driver) checkStats(c redis.Conn, failedLen int) error {
+	r := d.rep
 	vals, err := redis.Values(c.Do("MGET", d.keys.Stat("processed"), d.keys.Stat("failed")))
 	if err != nil {
-		return fmt.Errorf("chaos: account: %w", err)
+		return err
 	}
 	r.StatProcessed, _ = redis.Int64(vals[0], nil)
 	r.StatFailed, _ = redis.Int64(vals[1], nil)
-	r.FailedLen = int64(len(failed))
+	r.FailedLen = int64(failedLen)
 	if want := int64(r.Performed) + r.FailedLen; r.StatProcessed != want {
 		r.Anomalies = append(r.Anomalies, fmt.Sprintf("stat:processed is %d, want %d (complete + failed)", r.StatProcessed, want))
 	}

@@ -66,89 +66,14 @@ type driver struct {
 // is about the run itself (Redis unreachable, the program cannot start), not about jobs:
 // those are in the Report.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
-	if cfg.Jobs <= 0 {
-		return nil, errors.New("chaos: no jobs")
-	}
-	if len(cfg.Program) == 0 {
-		return nil, errors.New("chaos: no worker program")
-	}
-	if cfg.Kinds == nil {
-		cfg.Kinds = DefaultKinds
-	}
-	if cfg.Queue == "" {
-		cfg.Queue = "chaos"
-	}
-	if cfg.DeadJobs == "" {
-		cfg.DeadJobs = "fail"
-	}
-	if cfg.Interval == "" {
-		cfg.Interval = "0.05"
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 1
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 100 * time.Second
-	}
-	if cfg.PHPShare < 0 || cfg.PHPShare > 1 {
-		return nil, fmt.Errorf("chaos: PHP share %v: want 0 to 1", cfg.PHPShare)
-	}
-	if cfg.PHPShare > 0 {
-		if cfg.PHPMode == "" {
-			cfg.PHPMode = "pool"
-		}
-		if cfg.PHPIsolation == "" {
-			cfg.PHPIsolation = "fork"
-		}
-		if cfg.PHPMode != "pool" && cfg.PHPMode != "job" {
-			return nil, fmt.Errorf("chaos: PHP mode %q: want pool or job", cfg.PHPMode)
-		}
-		if cfg.PHPIsolation != "fork" && cfg.PHPIsolation != "none" {
-			return nil, fmt.Errorf("chaos: PHP isolation %q: want fork or none", cfg.PHPIsolation)
-		}
-		if cfg.PHPMode == "job" {
-			cfg.PHPIsolation = "none" // a fresh php per job forks nothing
-		}
-		if !filepath.IsAbs(cfg.AppInclude) {
-			return nil, fmt.Errorf("chaos: PHP jobs need the absolute path of testdata/phpapp/bootstrap.php as AppInclude, not %q", cfg.AppInclude)
-		}
-		if _, err := os.Stat(cfg.AppInclude); err != nil {
-			return nil, fmt.Errorf("chaos: %w", err)
-		}
+	if cfg, err = cfg.withDefaults(); err != nil {
+		return nil, err
 	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	d := &driver{
-		cfg:  cfg,
-		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		keys: resque.NewKeys(cfg.Namespace),
-		rep:  &Report{Jobs: cfg.Jobs, FaultsByKind: map[Kind]int{}, Fates: map[string]*Fate{}, FailedStatus: map[resque.Status]int{}},
-
-		php:     cfg.PHPShare > 0,
-		phpIDs:  map[string]bool{},
-		orphans: map[procKey]*Orphan{},
-	}
-	if d.php {
-		d.rep.PHP.Mode, d.rep.PHP.Isolation = cfg.PHPMode, cfg.PHPIsolation
-	}
-	d.runKey = d.keys.Namespace() + "chaos:runs:"
-	d.token = fmt.Sprintf("%016x", rand.Uint64())
-	d.pool = &redis.Pool{
-		MaxIdle: 4,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			c, err := redis.DialContext(ctx, cfg.Network, cfg.Addr, redis.DialReadTimeout(30*time.Second))
-			if err != nil {
-				return nil, err
-			}
-			if _, err := c.Do("CLIENT", "SETNAME", DriverName); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
-	}
+	d := newDriver(cfg, seed)
 	defer d.pool.Close()
 	d.conn, err = d.pool.GetContext(ctx)
 	if err != nil {
@@ -189,6 +114,97 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	d.accountOrphans()
 	d.readLog()
 	return d.rep, nil
+}
+
+// withDefaults checks cfg and fills in the defaults the Config fields document.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Jobs <= 0 {
+		return cfg, errors.New("chaos: no jobs")
+	}
+	if len(cfg.Program) == 0 {
+		return cfg, errors.New("chaos: no worker program")
+	}
+	if cfg.Kinds == nil {
+		cfg.Kinds = DefaultKinds
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = "chaos"
+	}
+	if cfg.DeadJobs == "" {
+		cfg.DeadJobs = "fail"
+	}
+	if cfg.Interval == "" {
+		cfg.Interval = "0.05"
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 100 * time.Second
+	}
+	if cfg.PHPShare < 0 || cfg.PHPShare > 1 {
+		return cfg, fmt.Errorf("chaos: PHP share %v: want 0 to 1", cfg.PHPShare)
+	}
+	if cfg.PHPShare == 0 {
+		return cfg, nil
+	}
+	if cfg.PHPMode == "" {
+		cfg.PHPMode = "pool"
+	}
+	if cfg.PHPIsolation == "" {
+		cfg.PHPIsolation = "fork"
+	}
+	if cfg.PHPMode != "pool" && cfg.PHPMode != "job" {
+		return cfg, fmt.Errorf("chaos: PHP mode %q: want pool or job", cfg.PHPMode)
+	}
+	if cfg.PHPIsolation != "fork" && cfg.PHPIsolation != "none" {
+		return cfg, fmt.Errorf("chaos: PHP isolation %q: want fork or none", cfg.PHPIsolation)
+	}
+	if cfg.PHPMode == "job" {
+		cfg.PHPIsolation = "none" // a fresh php per job forks nothing
+	}
+	if !filepath.IsAbs(cfg.AppInclude) {
+		return cfg, fmt.Errorf("chaos: PHP jobs need the absolute path of testdata/phpapp/bootstrap.php as AppInclude, not %q", cfg.AppInclude)
+	}
+	if _, err := os.Stat(cfg.AppInclude); err != nil {
+		return cfg, fmt.Errorf("chaos: %w", err)
+	}
+	return cfg, nil
+}
+
+// newDriver returns the driver of a run of cfg (checked) with its random source, its
+// report, the run's token and a pool of Redis connections named DriverName.
+func newDriver(cfg Config, seed uint64) *driver {
+	d := &driver{
+		cfg:  cfg,
+		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		keys: resque.NewKeys(cfg.Namespace),
+		rep:  &Report{Jobs: cfg.Jobs, FaultsByKind: map[Kind]int{}, Fates: map[string]*Fate{}, FailedStatus: map[resque.Status]int{}},
+
+		php:     cfg.PHPShare > 0,
+		phpIDs:  map[string]bool{},
+		orphans: map[procKey]*Orphan{},
+	}
+	if d.php {
+		d.rep.PHP.Mode, d.rep.PHP.Isolation = cfg.PHPMode, cfg.PHPIsolation
+	}
+	d.runKey = d.keys.Namespace() + "chaos:runs:"
+	d.token = fmt.Sprintf("%016x", rand.Uint64())
+	d.pool = &redis.Pool{
+		MaxIdle: 4,
+		DialContext: func(ctx context.Context) (redis.Conn, error) {
+			c, err := redis.DialContext(ctx, cfg.Network, cfg.Addr, redis.DialReadTimeout(30*time.Second))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.Do("CLIENT", "SETNAME", DriverName); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+	}
+	return d
 }
 
 func (d *driver) notef(format string, args ...any) {

@@ -162,12 +162,44 @@ func (d *driver) inject(ctx context.Context) error {
 	return nil
 }
 
+// fault injects fault n into the current worker: it aims, hits, records which jobs the
+// processes it killed held, and restarts the worker after a kill of it or a stop.
 func (d *driver) fault(n int, kind Kind) error {
 	f := Fault{N: n, Kind: kind}
 	p := d.cur
-	restart := false
-	var victims []int
-	switch kind {
+	victims, restart := d.aim(&f, p)
+	if m, err := d.inflightJobs(); err == nil {
+		for _, id := range m {
+			f.InFlight = append(f.InFlight, id)
+		}
+		sort.Strings(f.InFlight)
+	}
+	f.At = time.Since(d.t0)
+	k, err := d.hit(&f, p, victims)
+	if err != nil {
+		return err
+	}
+	if k.frozen {
+		defer syscall.Kill(-p.pgid, syscall.SIGCONT)
+	}
+	if len(k.victims) > 0 {
+		if err := d.heldByDead(&f, p, k); err != nil {
+			return err
+		}
+	}
+	d.rep.Faults = append(d.rep.Faults, f)
+	d.rep.FaultsByKind[kind]++
+	d.notef("%s", f)
+	if !restart {
+		return nil
+	}
+	return d.restartAfter(p, n, kind)
+}
+
+// aim picks what fault f hits in worker p: the process a kill-proc kills (the worker, or
+// with COUNT a random process of its group), and whether the worker is restarted after it.
+func (d *driver) aim(f *Fault, p *proc) (victims []int, restart bool) {
+	switch f.Kind {
 	case KillProc:
 		target := p.cmd.Process.Pid
 		if d.cfg.Count > 1 {
@@ -176,35 +208,40 @@ func (d *driver) fault(n int, kind Kind) error {
 				target = members[d.rng.IntN(len(members))]
 			}
 		}
-		victims = []int{target}
-		if target == p.cmd.Process.Pid {
-			p.killed = true
-			restart = true
-			f.Target = fmt.Sprintf("pid %d", target)
-			if d.cfg.Count > 1 {
-				f.Target += " (COUNT parent)"
-			}
-		} else {
+		if target != p.cmd.Process.Pid {
 			f.Target = fmt.Sprintf("pid %d (COUNT worker)", target)
+			return []int{target}, false
 		}
+		p.killed = true
+		f.Target = fmt.Sprintf("pid %d", target)
+		if d.cfg.Count > 1 {
+			f.Target += " (COUNT parent)"
+		}
+		return []int{target}, true
 	case KillGroup:
 		p.killed = true
-		restart = true
+		return nil, true
 	case Quit:
 		p.killed = true
-		restart = true
 		f.Target = fmt.Sprintf("pid %d", p.cmd.Process.Pid)
+		return nil, true
 	}
-	if m, err := d.inflightJobs(); err == nil {
-		for _, id := range m {
-			f.InFlight = append(f.InFlight, id)
-		}
-		sort.Strings(f.InFlight)
-	}
-	f.At = time.Since(d.t0)
-	frozen := false
-	var before map[int]pinfo // with PHP: the run's processes just before a kill-proc
-	switch kind {
+	return nil, false
+}
+
+// kill is what hit leaves for heldByDead: the processes SIGKILLed, whether the rest of a
+// COUNT worker's group is frozen (SIGSTOP), and with PHP jobs the run's processes just
+// before a kill-proc.
+type kill struct {
+	victims []int
+	frozen  bool
+	before  map[int]pinfo
+}
+
+// hit injects fault f into worker p; victims are aim's.
+func (d *driver) hit(f *Fault, p *proc, victims []int) (kill, error) {
+	k := kill{victims: victims}
+	switch f.Kind {
 	case KillProc:
 		if d.php {
 			// Stopped (every thread of it), the victim starts no php process and records
@@ -217,110 +254,109 @@ func (d *driver) fault(n int, kind Kind) error {
 		if victims[0] != p.cmd.Process.Pid {
 			// A COUNT worker: freeze the rest of its group (the parent, which restarts it
 			// after a backoff and whose new worker prunes it, and its siblings) until its
-			// in-flight records are read below.
-			frozen = syscall.Kill(-p.pgid, syscall.SIGSTOP) == nil
+			// in-flight records are read (heldByDead).
+			k.frozen = syscall.Kill(-p.pgid, syscall.SIGSTOP) == nil
 		}
 		if d.php {
-			before = d.snapshot()
+			k.before = d.snapshot()
 		}
 		_ = syscall.Kill(victims[0], syscall.SIGKILL)
 	case KillGroup:
 		killed := d.killTree(p)
 		php := 0
 		for pid, pi := range killed {
-			victims = append(victims, pid)
+			k.victims = append(k.victims, pid)
 			if pi.php() {
 				php++
 			}
 		}
-		sort.Ints(victims)
+		sort.Ints(k.victims)
 		f.PHPKilled = php
-		f.Target = fmt.Sprintf("group %d (%d processes)", p.pgid, len(victims))
+		f.Target = fmt.Sprintf("group %d (%d processes)", p.pgid, len(k.victims))
 		if php > 0 {
-			f.Target = fmt.Sprintf("group %d + php (%d processes, %d php)", p.pgid, len(victims), php)
+			f.Target = fmt.Sprintf("group %d + php (%d processes, %d php)", p.pgid, len(k.victims), php)
 		}
 	case ClientKill:
-		k, err := d.clientKill()
+		n, err := d.clientKill()
 		if err != nil {
-			return d.redisErr(err)
+			return k, d.redisErr(err)
 		}
-		f.Killed = k
-		f.Target = fmt.Sprintf("%d connections", k)
+		f.Killed = n
+		f.Target = fmt.Sprintf("%d connections", n)
 	case Quit:
 		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
 	}
-	if frozen {
-		defer syscall.Kill(-p.pgid, syscall.SIGCONT)
-	}
-	if len(victims) > 0 {
-		// The jobs the killed processes held: their in-flight records once they are dead,
-		// before anyone could prune them: the restarted worker starts after this, and
-		// COUNT restarts a worker 1 s after its death at the earliest. A command a victim
-		// wrote just before dying is still executed by Redis: it was in the socket before
-		// the PING below was sent, so Redis, which handles every readable socket of an
-		// event-loop turn before answering in the next, has run it before the HGETALL
-		// that follows the PING's reply.
-		deadline := time.Now().Add(10 * time.Second)
-		for _, v := range victims {
-			for d.ours(v) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("chaos: pid %d did not die of SIGKILL", v)
-				}
-				time.Sleep(time.Millisecond)
+	return k, nil
+}
+
+// heldByDead waits until the processes k killed are dead and records in f the jobs they
+// held: their in-flight records once they are dead, before anyone could prune them: the
+// restarted worker starts after this, and COUNT restarts a worker 1 s after its death at
+// the earliest. A command a victim wrote just before dying is still executed by Redis: it
+// was in the socket before the PING below was sent, so Redis, which handles every readable
+// socket of an event-loop turn before answering in the next, has run it before the HGETALL
+// that follows the PING's reply. With PHP jobs it also checks what became of the victims'
+// php processes. It thaws a frozen COUNT group.
+func (d *driver) heldByDead(f *Fault, p *proc, k kill) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, v := range k.victims {
+		for d.ours(v) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("chaos: pid %d did not die of SIGKILL", v)
 			}
-		}
-		switch {
-		case before != nil:
-			d.afterAloneKill(&f, victims[0], before, time.Now())
-		case kind == KillGroup && d.php:
-			d.rep.PHP.TreeKills++
-			d.rep.PHP.TreeKilled += f.PHPKilled
-			d.afterTreeKill(&f)
-		}
-		time.Sleep(20 * time.Millisecond)
-		if _, err := d.do("PING"); err != nil {
-			return d.redisErr(err)
-		}
-		dead := map[int]bool{}
-		for _, v := range victims {
-			dead[v] = true
-		}
-		m, err := d.inflightJobs()
-		if err != nil {
-			return d.redisErr(err)
-		}
-		for w, id := range m {
-			if dead[idPID(w)] {
-				f.Held = append(f.Held, id)
-				if d.phpIDs[id] {
-					d.rep.PHP.HeldAtKill++
-				}
-			}
-		}
-		sort.Strings(f.Held)
-		if frozen {
-			_ = syscall.Kill(-p.pgid, syscall.SIGCONT)
-			frozen = false
+			time.Sleep(time.Millisecond)
 		}
 	}
-	d.rep.Faults = append(d.rep.Faults, f)
-	d.rep.FaultsByKind[kind]++
-	d.notef("%s", f)
-	if restart {
-		select {
-		case <-p.done:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("chaos: worker pid %d did not exit after %s", p.cmd.Process.Pid, kind)
+	switch {
+	case k.before != nil:
+		d.afterAloneKill(f, k.victims[0], k.before, time.Now())
+	case f.Kind == KillGroup && d.php:
+		d.rep.PHP.TreeKills++
+		d.rep.PHP.TreeKilled += f.PHPKilled
+		d.afterTreeKill(f)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := d.do("PING"); err != nil {
+		return d.redisErr(err)
+	}
+	dead := map[int]bool{}
+	for _, v := range k.victims {
+		dead[v] = true
+	}
+	m, err := d.inflightJobs()
+	if err != nil {
+		return d.redisErr(err)
+	}
+	for w, id := range m {
+		if dead[idPID(w)] {
+			f.Held = append(f.Held, id)
+			if d.phpIDs[id] {
+				d.rep.PHP.HeldAtKill++
+			}
 		}
-		if kind == Quit && p.cmd.ProcessState.ExitCode() != 0 {
-			d.rep.Anomalies = append(d.rep.Anomalies, fmt.Sprintf("fault %d: the worker exited %s after SIGQUIT", n, p.cmd.ProcessState))
-		}
-		if d.cfg.RestartDelay > 0 {
-			time.Sleep(time.Duration(d.rng.Int64N(int64(d.cfg.RestartDelay) + 1)))
-		}
-		return d.start()
+	}
+	sort.Strings(f.Held)
+	if k.frozen {
+		_ = syscall.Kill(-p.pgid, syscall.SIGCONT)
 	}
 	return nil
+}
+
+// restartAfter waits until worker p has exited after fault n and starts a new one, after
+// a random pause of up to Config.RestartDelay.
+func (d *driver) restartAfter(p *proc, n int, kind Kind) error {
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("chaos: worker pid %d did not exit after %s", p.cmd.Process.Pid, kind)
+	}
+	if kind == Quit && p.cmd.ProcessState.ExitCode() != 0 {
+		d.rep.Anomalies = append(d.rep.Anomalies, fmt.Sprintf("fault %d: the worker exited %s after SIGQUIT", n, p.cmd.ProcessState))
+	}
+	if d.cfg.RestartDelay > 0 {
+		time.Sleep(time.Duration(d.rng.Int64N(int64(d.cfg.RestartDelay) + 1)))
+	}
+	return d.start()
 }
 
 // clientKill kills every normal client connection except the driver's, and returns how
