@@ -48,13 +48,13 @@
 // ([RequeueDeadJobs]), where php-resque would delete the record without a trace. A queue item
 // that is not a job payload PHP could run (not JSON PHP's json_decode accepts, no class,
 // args not an array) goes to `failed` as [ExceptionInvalidPayload] with its exact bytes
-// ([PayloadError] says why), where php-resque records null and loses them. Lost Redis connections are
-// retried with backoff; a job's outcome is written once, even when a reply was lost.
+// ([PayloadError] says why), where php-resque records null and loses them. Lost Redis
+// connections are retried with backoff; a job's outcome is written once, even when a reply
+// was lost.
 //
 // # Logs and context
 //
 // Library code never exits and never logs to a global: a Worker logs through the zerolog
 // Logger in its Config and is driven by the context given to Run; errors are returned
 // wrapped.
-
 package resque
