@@ -66,6 +66,9 @@ type driver struct {
 // is about the run itself (Redis unreachable, the program cannot start), not about jobs:
 // those are in the Report.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	if !procSupported {
+		return nil, errors.New("chaos: the driver reads /proc and runs on Linux only")
+	}
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return nil, err
 	}
@@ -302,8 +305,7 @@ func (d *driver) start() error {
 	}
 	cmd.Env = append(env, c.Env...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
-	// A group of its own (KillGroup); and if the driver dies, the worker dies with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = workerProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("chaos: start worker: %w", err)
 	}
