@@ -88,6 +88,9 @@ func TestKeys(t *testing.T) {
 		// Ruby resque 2.x (lib/resque/worker.rb: WORKER_HEARTBEAT_KEY, prune_dead_workers).
 		{"Heartbeats", k.Heartbeats(), "resque:workers:heartbeat", "ruby"},
 		{"PruneLock", k.PruneLock(), "resque:pruning_dead_workers_in_progress", "ruby"},
+		// Ruby resque (Resque::Worker#paused?) and resque-scheduler (timestamps:<item>).
+		{"PauseAllWorkers", k.PauseAllWorkers(), "resque:pause-all-workers", "ruby"},
+		{"DelayedTimestamps", k.DelayedTimestamps(`{"class":"A","args":[],"queue":"q"}`), `resque:timestamps:{"class":"A","args":[],"queue":"q"}`, "ruby"},
 		// goresque's own (README: compatibility); goldentest.GoresqueOnly must know it.
 		{"InFlight", k.InFlight(), "resque:goresque:inflight", "goresque"},
 	} {
@@ -137,28 +140,5 @@ func TestNewKeysNamespace(t *testing.T) {
 	}
 	if q := NewKeys("myapp").Queues(); q != "myapp:queues" || !golden[q] {
 		t.Errorf("NewKeys(\"myapp\").Queues() = %q (in golden 28: %v)", q, golden[q])
-	}
-}
-
-// TestJobPrefix pins what cycleScript relies on: it builds a claimed job's status and pid
-// keys from jobPrefix by appending [<prefix>_]<id>:status and <id>:pid, which must equal
-// JobStatus and JobPID.
-func TestJobPrefix(t *testing.T) {
-	t.Parallel()
-	for _, ns := range []string{"resque", "myapp:", "a:b"} {
-		k := NewKeys(ns)
-		for _, prefix := range []string{"", "tenant1"} {
-			id := "0193d524379417754c47fec959e88cac"
-			want := k.jobPrefix() + id + ":status"
-			if prefix != "" {
-				want = k.jobPrefix() + prefix + "_" + id + ":status"
-			}
-			if got := k.JobStatus(id, prefix); got != want {
-				t.Errorf("ns %q prefix %q: JobStatus = %q, jobPrefix gives %q", ns, prefix, got, want)
-			}
-			if got, want := k.JobPID(id), k.jobPrefix()+id+":pid"; got != want {
-				t.Errorf("ns %q: JobPID = %q, jobPrefix gives %q", ns, got, want)
-			}
-		}
 	}
 }
