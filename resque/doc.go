@@ -18,12 +18,16 @@
 // bytes, which goresque never re-encodes. It returns nil, an error (recorded as
 // "Exception"), a [*JobError] to choose the exception name, or [ErrDontPerform].
 //
-// # Enqueueing and inspecting
+// # Enqueueing and operating
 //
 // A [Client] pushes jobs as Resque::enqueue does ([Client.Enqueue], with [EnqueueOptions]
-// for status tracking) and reads what resque-web shows: queues, workers, stats and job
-// statuses. Arguments are encoded as PHP's json_encode writes the equivalent PHP array;
-// [PHPObject] keeps the key order a Go map cannot.
+// for status tracking), and later as php-resque-scheduler does ([Client.EnqueueAt],
+// [Client.EnqueueIn]). It reads what resque-web shows (queues, workers, stats, job
+// statuses, failed and delayed jobs) and does what its buttons and PHP's API do: retry or
+// remove failed jobs ([Client.RetryFailed]), dequeue ([Client.Dequeue]), remove delayed
+// jobs ([Client.RemoveDelayed]) and pause every worker ([Client.Pause]). Arguments are
+// encoded as PHP's json_encode writes the equivalent PHP array; [PHPObject] keeps the key
+// order a Go map cannot.
 //
 // # Wire format
 //
