@@ -5,9 +5,6 @@ import (
 	"time"
 )
 
-// ---------------------------------------------------------------------------
-// Dates
-
 // DateISO8601 formats t like PHP's date('c') in t's location, which
 // php-resque v1.3.6 uses for worker start times, run_at and failed_at:
 // "2026-11-26T21:12:21+00:00". PHP's 'P' offset is never "Z", and offsets

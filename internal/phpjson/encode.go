@@ -10,9 +10,6 @@ import (
 	"strconv"
 )
 
-// ---------------------------------------------------------------------------
-// Encode
-
 // Object is a PHP associative array with its insertion order kept: an
 // ordered list of key/value pairs for Encode, for values whose key
 // order matters on the wire (a Go map has none, so maps are written with

@@ -7,9 +7,6 @@ import (
 	"sync"
 )
 
-// ---------------------------------------------------------------------------
-// Transcode
-
 // Token kinds of the transcoder's tape.
 const (
 	tkNull uint8 = iota

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,8 +85,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	args = append(args, opts.Args...)
 	s.cmd = exec.Command(bin, args...)
-	// If the test binary dies (a crash, a killed pipe), its server goes with it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.cmd.SysProcAttr = serverProcAttr()
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start redis-server: %w", err)
