@@ -46,7 +46,9 @@ type EnqueueOptions struct {
 // args is what PHP would pass: nil, a map, a PHPObject (ordered), a slice, a struct or a
 // json.RawMessage; it is encoded as PHP's json_encode writes the equivalent PHP array.
 // Unlike php-resque, which pushes nothing yet returns an id when json_encode fails
-// (golden 35, chrisboulton/php-resque#344), Enqueue returns an error and writes nothing.
+// (golden 35, chrisboulton/php-resque#344), Enqueue returns an error and writes nothing;
+// and when Redis refuses one of the writes, it returns an error and undoes the others
+// (see withdraw).
 func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt EnqueueOptions) (string, error) {
 	if queue == "" {
 		return "", errors.New("resque: enqueue: empty queue name")
@@ -71,19 +73,64 @@ func (c *Client) Enqueue(ctx context.Context, queue, class string, args any, opt
 		return "", fmt.Errorf("resque: enqueue: %w", err)
 	}
 	defer conn.Close()
+	queueKey, statusKey := c.keys.Queue(queue), c.keys.JobStatus(id, opt.Prefix)
 	if err := conn.Send("SADD", c.keys.Queues(), queue); err != nil {
 		return "", fmt.Errorf("resque: enqueue: %w", err)
 	}
-	if err := conn.Send("RPUSH", c.keys.Queue(queue), payload); err != nil {
+	if err := conn.Send("RPUSH", queueKey, payload); err != nil {
 		return "", fmt.Errorf("resque: enqueue: %w", err)
 	}
 	if opt.Track {
-		if err := conn.Send("SET", c.keys.JobStatus(id, opt.Prefix), statusPacketWaiting(c.dialect, now)); err != nil {
+		if err := conn.Send("SET", statusKey, statusPacketWaiting(c.dialect, now)); err != nil {
 			return "", fmt.Errorf("resque: enqueue: %w", err)
 		}
 	}
-	if _, err := conn.Do(""); err != nil {
-		return "", fmt.Errorf("resque: enqueue: %w", err)
+	replies, err := pipelined(conn)
+	if err == nil {
+		return id, nil
 	}
-	return id, nil
+	if len(replies) == 0 {
+		// The connection failed: whether Redis applied the commands is unknown.
+		return "", fmt.Errorf("resque: enqueue %s to %s: %w (the job may have been queued)", class, queue, err)
+	}
+	return c.withdraw(conn, id, queueKey, statusKey, payload, replies, err)
+}
+
+// withdraw undoes the part of an enqueue Redis applied when another part was refused
+// (READONLY replica, OOM, a key of the wrong type): redigo reports each command's error in
+// the reply slice, and php-resque's Resque::enqueue never looks, returning an id for a job
+// that was not queued. The status key is deleted (a "waiting" status must not stay forever
+// for a job that does not exist), and a payload that was pushed is removed again, so the
+// caller can retry without a duplicate. The queues set keeps the name, as php-resque
+// leaves it.
+//
+// If a worker took the job before it could be removed, the job exists: the id is returned
+// with the error.
+func (c *Client) withdraw(conn redis.Conn, id, queueKey, statusKey string, payload []byte, replies []any, cause error) (string, error) {
+	pushed := len(replies) > 1 && replies[1] != nil && !isRedisError(replies[1])
+	statusSet := len(replies) > 2 && !isRedisError(replies[2])
+	var undo error
+	if statusSet {
+		if _, err := conn.Do("DEL", statusKey); err != nil {
+			undo = err
+		}
+	}
+	if pushed {
+		n, err := redis.Int(conn.Do("LREM", queueKey, -1, payload))
+		switch {
+		case err != nil:
+			undo = err
+		case n == 0:
+			return id, fmt.Errorf("resque: enqueue: job %s was queued and already taken by a worker, but part of the enqueue failed: %w", id, cause)
+		}
+	}
+	if undo != nil {
+		return "", fmt.Errorf("resque: enqueue failed (%w) and could not be undone: %v", cause, undo)
+	}
+	return "", fmt.Errorf("resque: enqueue refused by redis, nothing queued: %w", cause)
+}
+
+func isRedisError(v any) bool {
+	_, ok := v.(redis.Error)
+	return ok
 }
