@@ -2,6 +2,7 @@ package resque
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -65,15 +66,20 @@ func (b *backoff) wait(ctx context.Context) bool {
 // reset starts the next outage from the shortest delay again.
 func (b *backoff) reset() { b.delay = 0 }
 
-// link tracks whether Redis is reachable, so that an outage is logged once when it
-// begins and once when it ends, however many slots notice it (chrisboulton/php-resque#23:
-// a network blip once wrote 380 GB of logs).
+// link tracks whether Redis is reachable and accepts the worker's commands, so that an
+// outage is logged once when it begins and once when it ends, however many slots notice it
+// (chrisboulton/php-resque#23: a network blip once wrote 380 GB of logs). A connection
+// error (the server is gone, the network is down) and a command error (redis.Error: the
+// server answers but refuses, as a read-only replica or one out of memory does) are
+// logged as what they are, with their cause.
 type link struct {
-	log   zerolog.Logger
-	obs   Observer // nil: none
-	mu    sync.Mutex
-	down  bool
-	since time.Time
+	log     zerolog.Logger
+	obs     Observer // nil: none
+	mu      sync.Mutex
+	down    bool
+	refused bool // down because Redis refuses commands, not because it is unreachable
+	since   time.Time
+	stall   time.Time // a reply has been awaited since then (zero: none)
 }
 
 // retry calls f until it succeeds or ctx is done, sleeping with backoff between attempts.
@@ -87,9 +93,19 @@ func (l *link) retry(ctx context.Context, f func() error) error {
 		}
 		l.fail(err)
 		if !b.wait(ctx) {
+			if isCommandError(err) {
+				return fmt.Errorf("redis refused the command: %w", err)
+			}
 			return fmt.Errorf("redis unreachable: %w", err)
 		}
 	}
+}
+
+// isCommandError reports whether err is Redis answering with an error, as opposed to the
+// connection failing (net errors, EOF, timeouts), after which the command's fate is unknown.
+func isCommandError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 func (l *link) fail(err error) {
@@ -98,9 +114,15 @@ func (l *link) fail(err error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.down {
-		l.down = true
-		l.since = time.Now()
+	refused := isCommandError(err)
+	if l.down && l.refused == refused {
+		return
+	}
+	l.down, l.refused = true, refused
+	l.since = time.Now()
+	if refused {
+		l.log.Error().Err(err).Msg("redis refuses the worker's commands; retrying every second")
+	} else {
 		l.log.Error().Err(err).Msg("redis unreachable; retrying with backoff")
 	}
 }
@@ -113,6 +135,30 @@ func (l *link) up() {
 		if l.obs != nil {
 			l.obs.RedisReconnected()
 		}
-		l.log.Info().Dur("down_for", time.Since(l.since)).Msg("redis reachable again")
+		msg := "redis reachable again"
+		if l.refused {
+			msg = "redis accepts the worker's commands again"
+		}
+		l.log.Info().Dur("down_for", time.Since(l.since)).Msg(msg)
+	}
+}
+
+// stalled logs, once for all slots, that a reply has been awaited for d.
+func (l *link) stalled(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stall.IsZero() {
+		l.stall = time.Now().Add(-d)
+		l.log.Warn().Msgf("redis has not answered for %v (CLIENT PAUSE, a long script or command, or a stalled network); waiting", d)
+	}
+}
+
+// answered ends what stalled began.
+func (l *link) answered() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stall.IsZero() {
+		l.log.Info().Dur("waited", time.Since(l.stall)).Msg("redis answers again")
+		l.stall = time.Time{}
 	}
 }

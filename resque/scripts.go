@@ -43,18 +43,26 @@ func newScript(keyCount int, body string) *redis.Script {
 // cycleScript is one turn of a worker's loop in one atomic step and one round trip: it
 // records the outcome of the job just performed, then takes the next job.
 //
-// Finishing (ARGV[2] not ""): the final status, the failure record, the counters and the
-// removal of the in-flight record, in php-resque's order (status, failed, stat:failed,
+// Finishing (ARGV[2] not ""): the removal of the in-flight record, then the final status,
+// the failure record and the counters, in php-resque's order (status, failed, stat:failed,
 // stat:processed, DEL worker:<id>). It applies only while the in-flight record is still
-// the one the job was claimed with, so replaying it after a dropped connection, or after a
-// pruner already settled the job, changes nothing.
+// the one this claim wrote (its SHA1; the record carries a claim token, so two identical
+// payloads claimed in the same second have different records), so replaying it after a
+// dropped connection, or after a pruner already settled the job, changes nothing. The
+// guard goes first and every later write is protected (pcall): Redis does not roll back a
+// script that fails part-way, and a write refused after the guard (a counter holding
+// "abc", a key of the wrong type) must not make a replay write the rest twice. The refused
+// writes are returned, named by key, for the caller to log.
 //
 // Claiming (ARGV[9] not ""): the first job of the queues in priority order is taken and
 // recorded as in flight in the same step: php-resque's LPOP and SET worker:<id> without the
 // gap in which a crash loses the job (resque/resque#16, #1047). The record is also kept in
-// the goresque:inflight hash, which php-resque's prune does not know and cannot delete.
-// Starting the job (status "running", v1.3.6's pid key) is startScript's, sent by the
-// caller once it has decoded the payload and knows the job's keys.
+// the goresque:inflight hash, which php-resque's prune does not know and cannot delete,
+// with the claim token. A queue key of the wrong type is skipped (and reported), so one
+// broken key does not starve the other queues. Starting the job (status "running", v1.3.6's
+// pid key) is startScript's, sent by the caller once it has decoded the payload and knows
+// the job's keys. The type of goresque:inflight is checked (HGET, HEXISTS) before the LPOP,
+// so the job cannot be popped and then fail to be recorded.
 //
 //	KEYS[1]  worker:<id>
 //	KEYS[2]  goresque:inflight
@@ -78,36 +86,44 @@ func newScript(keyCount int, body string) *redis.Script {
 //	ARGV[8]  "1": DEL KEYS[10]
 //	ARGV[9]  "" to claim nothing, else the record tail `,"run_at":"<date>","payload":`
 //	ARGV[10] "" or, for QUEUE=*, the number n of queues the caller knows in the set
-//	ARGV[11..10+n] the record head `{"queue":"<q>"` of each queue of KEYS[11..]
-//	ARGV[11+n..10+2n] for QUEUE=* only: the n queue names, to check the caller's list
+//	ARGV[11] the claim token, written into the goresque:inflight record only
+//	ARGV[12..11+n] the record head `{"queue":"<q>"` of each queue of KEYS[11..]
+//	ARGV[12+n..11+2n] for QUEUE=* only: the n queue names, to check the caller's list
 //	         is still the whole set
 //
-// Returns {finished, claim, payload, 0}: finished is 1 when the outcome was recorded, 0
-// when not (nothing to finish, or the record was not the expected one); claim is the
+// Returns {finished, claim, payload, refused}: finished is 1 when the outcome was recorded,
+// 0 when not (nothing to finish, or the record was not the expected one); claim is the
 // 0-based index of the queue the job came from, -3 when every queue was empty or nothing
 // was to be claimed, -2 when the worker already has a job in flight (never overwrite one),
-// -1 when the caller's QUEUE=* list is stale (payload is then the set's members).
+// -1 when the caller's QUEUE=* list is stale (payload is then the set's members); refused
+// lists the writes Redis refused and the queues skipped, as "<key>: <error>".
 var cycleScript = newScript(-1, `
-local r = {0, -3, false, 0}
+local r = {0, -3, false, {}}
+local function try(key, ...)
+  local ok, e = pcall(...)
+  if not ok then
+    table.insert(r[4], key .. ': ' .. (type(e) == 'table' and e.err or tostring(e)))
+  end
+end
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[2], ARGV[1])
   if cur and redis.sha1hex(cur) == ARGV[2] then
-    if ARGV[4] ~= '' then
-      set_status(KEYS[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-    end
-    if ARGV[3] ~= '' then
-      redis.call('RPUSH', KEYS[8], ARGV[3])
-      redis.call('INCRBY', KEYS[6], 1)
-      redis.call('INCRBY', KEYS[7], 1)
-    end
-    if ARGV[8] == '1' then
-      redis.call('DEL', KEYS[10])
-    end
-    redis.call('INCRBY', KEYS[4], 1)
-    redis.call('INCRBY', KEYS[5], 1)
-    redis.call('DEL', KEYS[1])
     redis.call('HDEL', KEYS[2], ARGV[1])
     r[1] = 1
+    if ARGV[4] ~= '' then
+      try(KEYS[9], set_status, KEYS[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+    end
+    if ARGV[3] ~= '' then
+      try(KEYS[8], redis.call, 'RPUSH', KEYS[8], ARGV[3])
+      try(KEYS[6], redis.call, 'INCRBY', KEYS[6], 1)
+      try(KEYS[7], redis.call, 'INCRBY', KEYS[7], 1)
+    end
+    if ARGV[8] == '1' then
+      try(KEYS[10], redis.call, 'DEL', KEYS[10])
+    end
+    try(KEYS[4], redis.call, 'INCRBY', KEYS[4], 1)
+    try(KEYS[5], redis.call, 'INCRBY', KEYS[5], 1)
+    try(KEYS[1], redis.call, 'DEL', KEYS[1])
   end
 end
 if ARGV[9] == '' then
@@ -116,7 +132,7 @@ end
 local nq = #KEYS - 10
 if ARGV[10] ~= '' then
   local stale = redis.call('SCARD', KEYS[3]) ~= nq
-  for i = 11 + nq, 10 + 2 * nq do
+  for i = 12 + nq, 11 + 2 * nq do
     if stale then break end
     stale = redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0
   end
@@ -132,11 +148,16 @@ if r[1] == 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   return r
 end
 for i = 1, nq do
-  local p = redis.call('LPOP', KEYS[10 + i])
-  if p then
-    local rec = ARGV[10 + i] .. ARGV[9] .. p .. '}'
-    redis.call('SET', KEYS[1], rec)
-    redis.call('HSET', KEYS[2], ARGV[1], rec)
+  local p = redis.pcall('LPOP', KEYS[10 + i])
+  if type(p) == 'table' and p.err then
+    if not string.find(p.err, 'WRONGTYPE', 1, true) then
+      return p
+    end
+    table.insert(r[4], KEYS[10 + i] .. ': ' .. p.err)
+  elseif p then
+    local head = ARGV[11 + i]
+    redis.call('SET', KEYS[1], head .. ARGV[9] .. p .. '}')
+    redis.call('HSET', KEYS[2], ARGV[1], head .. ',"claim":"' .. ARGV[11] .. '"' .. ARGV[9] .. p .. '}')
     r[2] = i - 1
     r[3] = p
     return r
@@ -155,10 +176,25 @@ type cycleArgs struct {
 
 	claim      bool
 	recordTail string   // ARGV[9]
+	token      string   // ARGV[11]
 	queueKeys  []any    // KEYS[11..]
-	heads      []string // ARGV[11..10+n]
-	names      []string // ARGV[11+n..]; non-nil for QUEUE=* only
-	wildcard   bool
+	heads      []string // ARGV[12..11+n]
+	names      []string // ARGV[12+n..]; for QUEUE=* only
+	wildcard   bool     // ARGV[10] is n
+}
+
+// inflightRecord is the goresque:inflight record cycleScript writes for a claim: the
+// "working on" record with the claim token after the queue. Its SHA1 guards the finish.
+func (a *cycleArgs) inflightRecord(queue int, payload []byte) []byte {
+	head := a.heads[queue]
+	rec := make([]byte, 0, len(head)+len(a.token)+len(a.recordTail)+len(payload)+12)
+	rec = append(rec, head...)
+	rec = append(rec, `,"claim":"`...)
+	rec = append(rec, a.token...)
+	rec = append(rec, '"')
+	rec = append(rec, a.recordTail...)
+	rec = append(rec, payload...)
+	return append(rec, '}')
 }
 
 // outcome is what finishing a job writes: KEYS[9..10] and ARGV[2..8] of cycleScript.
@@ -199,13 +235,13 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 		buf = append(buf, "", "", "", "", "0", statusTTLArg, "0")
 	}
 	if !a.claim {
-		return append(buf, "", "")
+		return append(buf, "", "", "")
 	}
 	n := ""
 	if a.wildcard {
 		n = itoa(len(a.queueKeys))
 	}
-	buf = append(buf, a.recordTail, n)
+	buf = append(buf, a.recordTail, n, a.token)
 	for _, h := range a.heads {
 		buf = append(buf, h)
 	}

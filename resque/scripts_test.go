@@ -2,6 +2,7 @@ package resque
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gomodule/redigo/redis"
@@ -58,7 +59,7 @@ func TestCycleScriptClaimAndFinish(t *testing.T) {
 	b, c := scriptConn(t)
 	k, id := b.keys, "h:1:low,high"
 	a := testCycleArgs(k, id, "high", "low")
-	a.claim, a.recordTail = true, `,"run_at":"D","payload":`
+	a.claim, a.recordTail, a.token = true, `,"run_at":"D","payload":`, "t1"
 
 	// Nothing queued: -3.
 	if v := runCycle(t, c, a); v[1].(int64) != -3 {
@@ -71,11 +72,13 @@ func TestCycleScriptClaimAndFinish(t *testing.T) {
 	if v[1].(int64) != 0 || string(v[2].([]byte)) != `{"class":"B","args":[]}` {
 		t.Fatalf("claim = %v, want the high queue's job", v)
 	}
-	rec := `{"queue":"high","run_at":"D","payload":{"class":"B","args":[]}}`
-	for _, got := range []any{do(t, c, "GET", k.Worker(id)), do(t, c, "HGET", k.InFlight(), id)} {
-		if s, _ := redis.String(got, nil); s != rec {
-			t.Fatalf("in-flight record %q, want %q", s, rec)
-		}
+	// worker:<id> is php-resque's record; goresque's copy carries the claim token.
+	if s, _ := redis.String(do(t, c, "GET", k.Worker(id)), nil); s != `{"queue":"high","run_at":"D","payload":{"class":"B","args":[]}}` {
+		t.Fatalf("worker record %q", s)
+	}
+	rec := `{"queue":"high","claim":"t1","run_at":"D","payload":{"class":"B","args":[]}}`
+	if s, _ := redis.String(do(t, c, "HGET", k.InFlight(), id), nil); s != rec || s != string(a.inflightRecord(0, []byte(`{"class":"B","args":[]}`))) {
+		t.Fatalf("in-flight record %q, want %q", s, rec)
 	}
 	// A job is in flight: a claim without finishing it never overwrites it.
 	if v := runCycle(t, c, a); v[1].(int64) != -2 {
@@ -208,5 +211,85 @@ func TestPruneScript(t *testing.T) {
 	}
 	if n, _ := redis.Int(do(t, c, "HEXISTS", k.InFlight(), id), nil); n != 0 {
 		t.Error("in-flight record left")
+	}
+}
+
+// Issue 7 item 2: two byte-identical payloads (Ruby and goworker payloads carry no id)
+// claimed by the same worker in the same second had the same in-flight record, so the
+// replay of "finish #1 + claim #2" after a lost reply settled #2 without running it. The
+// claim token makes each record unique. (On the old code the replay's finish applied to #2:
+// processed 2, nothing in flight, #2 never performed.)
+func TestCycleReplayDoesNotSettleAnIdenticalJob(t *testing.T) {
+	t.Parallel()
+	b, c := scriptConn(t)
+	k, id := b.keys, "h:1:q"
+	p := `{"class":"Noop","args":[]}`
+	do(t, c, "RPUSH", k.Queue("q"), p, p)
+	a := testCycleArgs(k, id, "q")
+	a.claim, a.recordTail, a.token = true, `,"run_at":"SAME SECOND","payload":`, "tok1"
+	runCycle(t, c, a)
+	first := sha1hex(a.inflightRecord(0, []byte(p)))
+	// Finish #1 and claim #2; the reply is "lost", and the step replayed as it was sent
+	// (the worker sends a fresh token with each attempt; the replay is the worst case).
+	a.fin = &outcome{statusKey: "-", pidKey: "-", sha: first, splice: "0", delPID: "0"}
+	a.token = "tok2"
+	runCycle(t, c, a)
+	if v := runCycle(t, c, a); v[0].(int64) != 0 || v[1].(int64) != -2 {
+		t.Fatalf("replay = %v, want nothing finished and the in-flight job kept (-2)", v)
+	}
+	if n, _ := redis.Int(do(t, c, "GET", k.Stat("processed")), nil); n != 1 {
+		t.Errorf("stat:processed = %d, want 1: job #2 was settled without running", n)
+	}
+	if n, _ := redis.Int(do(t, c, "HEXISTS", k.InFlight(), id), nil); n != 1 {
+		t.Error("job #2 is no longer in flight")
+	}
+}
+
+// Issue 7 item 3: a write refused part-way through the finish (stat:processed holding
+// "abc") used to abort the script after the failure record was pushed and before the guard
+// was removed, so every retry pushed another failure record. Now the guard goes first and
+// the refused write is reported; a replay writes nothing.
+func TestCycleFinishRefusedWriteIsNotReplayed(t *testing.T) {
+	t.Parallel()
+	b, c := scriptConn(t)
+	k, id := b.keys, "h:1:q"
+	do(t, c, "SET", k.Stat("processed"), "abc")
+	do(t, c, "RPUSH", k.Queue("q"), `{"class":"Fail","args":[]}`)
+	a := testCycleArgs(k, id, "q")
+	a.claim, a.recordTail, a.token = true, `,"run_at":"D","payload":`, "t"
+	runCycle(t, c, a)
+	a.claim = false
+	a.fin = &outcome{statusKey: "-", pidKey: "-", sha: sha1hex(a.inflightRecord(0, []byte(`{"class":"Fail","args":[]}`))),
+		failure: `{"failure":1}`, splice: "0", delPID: "0"}
+	v := runCycle(t, c, a)
+	refused, _ := redis.Strings(v[3], nil)
+	if v[0].(int64) != 1 || len(refused) != 1 || !strings.HasPrefix(refused[0], k.Stat("processed")+": ") {
+		t.Fatalf("finish = %v (refused %q), want finished with stat:processed refused", v, refused)
+	}
+	for range 3 {
+		runCycle(t, c, a)
+	}
+	if n, _ := redis.Int(do(t, c, "LLEN", k.Failed()), nil); n != 1 {
+		t.Errorf("%d failure records, want 1", n)
+	}
+	if n, _ := redis.Int(do(t, c, "EXISTS", k.Worker(id)), nil); n != 0 {
+		t.Error("worker:<id> left after the finish")
+	}
+}
+
+// Issue 7 item 3: a queue key of the wrong type aborted the claim, so with QUEUE=bad,good
+// the good queue was never worked. It is skipped and reported.
+func TestCycleSkipsAQueueOfTheWrongType(t *testing.T) {
+	t.Parallel()
+	b, c := scriptConn(t)
+	k, id := b.keys, "h:1:bad,good"
+	do(t, c, "SET", k.Queue("bad"), "x")
+	do(t, c, "RPUSH", k.Queue("good"), `{"class":"Ok","args":[]}`)
+	a := testCycleArgs(k, id, "bad", "good")
+	a.claim, a.recordTail, a.token = true, `,"run_at":"D","payload":`, "t"
+	v := runCycle(t, c, a)
+	refused, _ := redis.Strings(v[3], nil)
+	if v[1].(int64) != 1 || len(refused) != 1 || !strings.Contains(refused[0], k.Queue("bad")) || !strings.Contains(refused[0], "WRONGTYPE") {
+		t.Fatalf("claim = %v (refused %q), want the good queue's job and the bad queue named", v, refused)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +34,10 @@ type slot struct {
 	pid          string // for job:<id>:pid in the v1.3.6 dialect, "" otherwise
 	second       perSecond
 	args         cycleArgs
-	buf          []any    // reused: redigo copies arguments when it sends them
-	queues       []string // the queue names of args.queueKeys, for QUEUE=* rebuilt when the set changes
+	buf          []any // reused: redigo copies arguments when it sends them
+	slowTimer    *time.Timer
+	refused      map[string]bool // messages refusedOnce logged
+	queues       []string        // the queue names of args.queueKeys, for QUEUE=* rebuilt when the set changes
 
 	exec executor
 
@@ -158,11 +162,20 @@ func boolFlag(b bool) string {
 }
 
 // cycle records fin (when not nil) and, when claim is true, takes the next job, in one
-// round trip. A connection that breaks is replaced and the step replayed: finishing is
-// idempotent, and a claim whose reply was lost is found again as this slot's in-flight job.
-// It returns the claimed job, or nil when there is none (or claim is false). The error is
-// non-nil only when it gave up: Redis unreachable after a stop was asked for, or a server
-// error that is not about the connection.
+// round trip. It returns the claimed job, or nil when there is none (or claim is false).
+//
+// Errors are of two kinds, handled apart. A connection error (a broken or timed-out
+// connection: net errors, EOF) loses the reply, not necessarily the command: the
+// connection is replaced and the step replayed, which is safe because finishing is guarded
+// by the in-flight record and a claim whose reply was lost is found again as this slot's
+// in-flight job. A command error (redis.Error: a read-only replica, OOM, a key of the wrong
+// type) is Redis refusing the script before it wrote anything (cycleScript checks first and
+// protects every write after its guard); it is logged with its cause and retried every
+// second, never as "unreachable". Writes refused after the guard, and queue keys skipped,
+// come back in the reply and are logged once each.
+//
+// The error is non-nil only when it gave up: ctx ended (a stop) while Redis could not be
+// reached or refused the script.
 func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 	ctx := s.w.life.stopCtx
 	if fin != nil {
@@ -172,7 +185,6 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 		s.exec.beginClaim()
 		defer s.exec.endClaim()
 	}
-	var last error
 	for attempt := 0; ; attempt++ {
 		conn, err := s.connect(ctx)
 		if err != nil {
@@ -182,14 +194,14 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 		if claim {
 			s.refreshSecond()
 			s.args.recordTail = s.second.tail
+			s.args.token = strconv.FormatUint(rand.Uint64(), 36)
 		}
-		tail := s.args.recordTail
 		s.buf = s.args.appendTo(s.buf[:0])
 		if err := cycleScript.SendHash(conn, s.buf...); err != nil {
 			s.replyFailed(err)
 			continue
 		}
-		replies, err := redis.Values(conn.Do(""))
+		replies, err := s.roundTrip(conn)
 		if err != nil {
 			s.replyFailed(err)
 			continue
@@ -198,32 +210,37 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 			s.pendingStart = false
 			if e, ok := replies[0].(redis.Error); ok {
 				s.noteScriptError(e)
-				s.log.Debug().Err(e).Msg("start")
+				s.refusedOnce("start: " + string(e))
 			}
 			replies = replies[1:]
 		}
 		if e, ok := replies[0].(redis.Error); ok {
 			s.noteScriptError(e)
-			last = e
 			if isNoScript(e) && attempt < 3 {
 				continue
 			}
-			// A server error (read-only replica, OOM, a script error): pause so it
-			// cannot spin, then retry while allowed.
 			s.w.link.fail(e)
 			select {
 			case <-ctx.Done():
-				return nil, fmt.Errorf("resque: %w", last)
+				return nil, fmt.Errorf("resque: redis refused the worker's script: %w", e)
 			case <-time.After(time.Second):
 			}
 			continue
 		}
+		s.w.link.up()
 		vals, err := redis.Values(replies[0], nil)
 		if err != nil || len(vals) != 4 {
 			return nil, fmt.Errorf("resque: unexpected cycle reply %v", replies[0])
 		}
+		if refused, _ := redis.Strings(vals[3], nil); len(refused) > 0 {
+			for _, r := range refused {
+				s.refusedOnce(r)
+			}
+		}
 		if fin != nil {
-			if n, _ := redis.Int(vals[0], nil); n != 1 {
+			// Not finished by this call: by an earlier attempt whose reply was lost, or by
+			// a pruner that found the worker dead.
+			if n, _ := redis.Int(vals[0], nil); n != 1 && attempt == 0 {
 				s.log.Warn().Msg("the job's in-flight record was settled by someone else meanwhile (pruned as dead?); outcome not recorded twice")
 			}
 			fin = nil
@@ -234,7 +251,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 				return nil, nil
 			}
 		}
-		c, again, err := s.claimReply(conn, vals, tail)
+		c, again, err := s.claimReply(conn, vals)
 		if err != nil {
 			s.exec.hold(nil)
 			if again {
@@ -252,10 +269,41 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 	}
 }
 
+// roundTrip flushes what was sent on conn and reads every reply. A reply slower than
+// slowReply is logged (once for all slots) while it is awaited: CLIENT PAUSE, a busy
+// script or a stalled network otherwise leave a worker silent until the read times out.
+func (s *slot) roundTrip(conn redis.Conn) ([]any, error) {
+	if s.slowTimer == nil {
+		s.slowTimer = time.AfterFunc(time.Hour, func() { s.w.link.stalled(slowReply) })
+	}
+	s.slowTimer.Reset(slowReply)
+	replies, err := redis.Values(conn.Do(""))
+	if !s.slowTimer.Stop() {
+		s.w.link.answered()
+	}
+	return replies, err
+}
+
+// slowReply is how long a reply may take before the wait is logged.
+const slowReply = 5 * time.Second
+
+// refusedOnce logs a write Redis refused, or a queue skipped, once per slot and message:
+// a counter holding "abc" or a queue key of the wrong type would otherwise log every job.
+func (s *slot) refusedOnce(msg string) {
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	if s.refused[msg] || len(s.refused) > 100 {
+		return
+	}
+	s.refused[msg] = true
+	s.log.Error().Str("refused", msg).Msg("redis refused a command (logged once); the worker goes on without it")
+}
+
 // claimReply reads the claim part of a cycleScript reply: the job claimed, or nil when
 // every queue was empty; again is true when the claim is to be repeated (the QUEUE=* list
 // was rebuilt, or with err set: the adopted record could not be read).
-func (s *slot) claimReply(conn redis.Conn, vals []any, tail string) (c *claimed, again bool, err error) {
+func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, err error) {
 	code, _ := redis.Int(vals[1], nil)
 	switch {
 	case code == -3:
@@ -278,10 +326,7 @@ func (s *slot) claimReply(conn redis.Conn, vals []any, tail string) (c *claimed,
 		if err != nil {
 			return nil, false, err
 		}
-		head := s.args.heads[code]
-		rec := make([]byte, 0, len(head)+len(tail)+len(payload)+1)
-		rec = append(append(append(append(rec, head...), tail...), payload...), '}')
-		return &claimed{queue: s.queues[code], payload: payload, sha: sha1hex(rec)}, false, nil
+		return &claimed{queue: s.queues[code], payload: payload, sha: sha1hex(s.args.inflightRecord(int(code), payload))}, false, nil
 	}
 	return nil, false, fmt.Errorf("resque: unexpected cycle reply %v", vals)
 }
@@ -399,5 +444,6 @@ func (s *slot) replyFailed(err error) {
 		s.noteScriptError(re)
 		return
 	}
+	s.w.link.fail(err)
 	s.dropConn()
 }
