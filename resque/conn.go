@@ -40,6 +40,40 @@ func replyErr(replies []any) error {
 	return nil
 }
 
+// ctxConn binds every Do of a connection to ctx (redis.DoContext), for code that takes a
+// plain redis.Conn: an unresponsive Redis (stopped, or a black-holed network with the
+// connection still open) cannot hold such a call past ctx, where the connection's read
+// timeout (30 s in the command's pool) would.
+type ctxConn struct {
+	redis.Conn
+	ctx context.Context
+}
+
+func (c ctxConn) Do(cmd string, args ...any) (any, error) {
+	return doContext(c.Conn, c.ctx, cmd, args...)
+}
+
+// doContext is redis.DoContext, falling back to Do for a connection that cannot take a
+// context (a pool whose Dial wraps redigo's connections in a type of its own): such a
+// worker works as before, with calls bounded by the connection's timeouts only.
+func doContext(conn redis.Conn, ctx context.Context, cmd string, args ...any) (any, error) {
+	v, err := redis.DoContext(conn, ctx, cmd, args...)
+	if err != nil && err == errContextNotSupported {
+		return conn.Do(cmd, args...)
+	}
+	return v, err
+}
+
+// errContextNotSupported is redigo's (unexported) error for a connection without
+// DoContext, obtained from redigo itself rather than matched by its text.
+var errContextNotSupported = func() error {
+	_, err := redis.DoContext(plainConn{}, context.Background(), "")
+	return err
+}()
+
+// plainConn is a redis.Conn without context support; it is never used to talk to Redis.
+type plainConn struct{ redis.Conn }
+
 // backoff is the one retry delay of every Redis connection goresque keeps: capped
 // exponential backoff with jitter (25-50 ms doubling up to 2.5-5 s), so a worker waiting
 // for Redis uses no CPU to speak of.

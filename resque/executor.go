@@ -214,7 +214,7 @@ func (e *executor) abandon(gen uint64, cause error) {
 	d := e.w.cfg.KillTimeout
 	e.log.Error().Str("class", job.Class).Str("job_id", job.ID).Msgf("job did not return within %v of being killed; recording it as a dirty exit and leaving it behind", d)
 	fin := e.outcome(c, job, DirtyExit(fmt.Sprintf("Job exited abnormally: %v (it did not stop within %v)", cause, d), cause), 0)
-	ctx, stop := context.WithTimeout(context.Background(), stopWriteTimeout)
+	ctx, stop := context.WithTimeout(context.Background(), e.w.life.budgetLen)
 	defer stop()
 	args := cycleArgs{fixed: e.fixed, id: e.id, fin: fin}
 	err := e.w.link.retry(ctx, func() error {
@@ -223,7 +223,7 @@ func (e *executor) abandon(gen uint64, cause error) {
 			return err
 		}
 		defer conn.Close()
-		_, err = cycleScript.Do(conn, args.appendTo(nil)...)
+		_, err = cycleScript.Do(ctxConn{conn, ctx}, args.appendTo(nil)...)
 		return err
 	})
 	if err != nil {

@@ -38,10 +38,6 @@ func (c *claimHookConn) Do(cmd string, args ...any) (any, error) {
 	return v, err
 }
 
-func (c *claimHookConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
-	return c.Do(cmd, args...)
-}
-
 func claimHookPool(b *testBundle, onClaim func()) *redis.Pool {
 	var fired atomic.Bool
 	return &redis.Pool{

@@ -22,18 +22,24 @@ type lifecycle struct {
 	// worker must stop at once (stopNow), or when Run returns.
 	jobs       context.Context
 	jobsCancel context.CancelCauseFunc
-	// finish is done stopWriteTimeout after a stop was asked for: the bound on writing
-	// outcomes while Redis is unreachable.
+	// finish is the context of every Redis call that records results or unregisters: it is
+	// done once the worker is stopping and Redis has not answered any such call for
+	// stopWriteTimeout (see begin).
 	finish       context.Context
 	finishCancel context.CancelFunc
+	writes       int         // such calls in progress
+	budget       *time.Timer // runs while the stopping worker waits for Redis
+	budgetOn     bool
+	budgetLen    time.Duration // stopWriteTimeout; shorter in tests
 }
 
-// stopWriteTimeout bounds how long a stopping worker keeps retrying to record results
-// while Redis is unreachable. What it cannot write stays in flight for the next prune.
+// stopWriteTimeout bounds how long a stopping worker waits for an unresponsive Redis
+// (down, or hung with its connections open) to record results and unregister. What it
+// cannot write stays in flight for the next prune.
 const stopWriteTimeout = 10 * time.Second
 
 func newLifecycle() *lifecycle {
-	l := &lifecycle{quitCh: make(chan struct{}), resumeCh: make(chan struct{})}
+	l := &lifecycle{quitCh: make(chan struct{}), resumeCh: make(chan struct{}), budgetLen: stopWriteTimeout}
 	l.stopCtx, l.stopCancel = context.WithCancel(context.Background())
 	l.jobs, l.jobsCancel = context.WithCancelCause(context.Background())
 	l.finish, l.finishCancel = context.WithCancel(context.Background())
@@ -50,8 +56,50 @@ func (l *lifecycle) stop() bool {
 	l.quit = true
 	close(l.quitCh)
 	l.stopCancel()
-	time.AfterFunc(stopWriteTimeout, l.finishCancel)
+	if l.writes > 0 {
+		l.armBudget()
+	}
 	return true
+}
+
+// begin marks the start of a call that records results or unregisters, and returns its
+// context, finish. Before a stop such calls retry for as long as it takes (a job's outcome
+// waits for Redis to come back); once stopping, they share one budget: stopWriteTimeout
+// without any of them getting an answer ends them all. A graceful stop whose jobs run for
+// minutes therefore still has the full budget when they end, and a hung Redis cannot hold
+// the stop longer than the budget. end(true) reports an answer.
+func (l *lifecycle) begin() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes++
+	if l.quit && !l.budgetOn {
+		l.armBudget()
+	}
+	return l.finish
+}
+
+func (l *lifecycle) end(answered bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writes--
+	if !answered || !l.budgetOn || l.finish.Err() != nil {
+		return
+	}
+	if l.writes == 0 {
+		l.budget.Stop()
+		l.budgetOn = false
+	} else {
+		l.budget.Reset(l.budgetLen)
+	}
+}
+
+func (l *lifecycle) armBudget() {
+	if l.budget == nil {
+		l.budget = time.AfterFunc(l.budgetLen, l.finishCancel)
+	} else {
+		l.budget.Reset(l.budgetLen)
+	}
+	l.budgetOn = true
 }
 
 // stopNow cancels every job's context with cause; it reports whether this call was the

@@ -46,10 +46,6 @@ func (c *dropFinishReplyConn) Do(cmd string, args ...any) (any, error) {
 	return nil, errLostReply
 }
 
-func (c *dropFinishReplyConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
-	return c.Do(cmd, args...)
-}
-
 func (c *dropFinishReplyConn) Err() error {
 	if c.broken {
 		return errLostReply

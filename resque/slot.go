@@ -177,9 +177,15 @@ func boolFlag(b bool) string {
 // The error is non-nil only when it gave up: ctx ended (a stop) while Redis could not be
 // reached or refused the script.
 func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
+	// A claim alone is abandoned as soon as a stop is asked for (a claim it interrupts after
+	// Redis ran it is settled by Run: unregisterSettled). Recording an outcome goes on
+	// within the stop budget.
 	ctx := s.w.life.stopCtx
 	if fin != nil {
-		ctx = s.w.life.finish
+		ctx = s.w.life.begin()
+		answered := false
+		defer func() { s.w.life.end(answered) }()
+		defer func() { answered = fin == nil }()
 	}
 	if claim {
 		s.exec.beginClaim()
@@ -201,7 +207,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 			s.replyFailed(err)
 			continue
 		}
-		replies, err := s.roundTrip(conn)
+		replies, err := s.roundTrip(ctx, conn)
 		if err != nil {
 			s.replyFailed(err)
 			continue
@@ -251,7 +257,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 				return nil, nil
 			}
 		}
-		c, again, err := s.claimReply(conn, vals)
+		c, again, err := s.claimReply(ctxConn{conn, ctx}, vals)
 		if err != nil {
 			s.exec.hold(nil)
 			if again {
@@ -272,12 +278,12 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 // roundTrip flushes what was sent on conn and reads every reply. A reply slower than
 // slowReply is logged (once for all slots) while it is awaited: CLIENT PAUSE, a busy
 // script or a stalled network otherwise leave a worker silent until the read times out.
-func (s *slot) roundTrip(conn redis.Conn) ([]any, error) {
+func (s *slot) roundTrip(ctx context.Context, conn redis.Conn) ([]any, error) {
 	if s.slowTimer == nil {
 		s.slowTimer = time.AfterFunc(time.Hour, func() { s.w.link.stalled(slowReply) })
 	}
 	s.slowTimer.Reset(slowReply)
-	replies, err := redis.Values(conn.Do(""))
+	replies, err := redis.Values(doContext(conn, ctx, ""))
 	if !s.slowTimer.Stop() {
 		s.w.link.answered()
 	}
@@ -418,7 +424,7 @@ func (s *slot) connect(ctx context.Context) (redis.Conn, error) {
 		if err != nil {
 			return err
 		}
-		if err := loadScripts(c); err != nil {
+		if err := loadScripts(ctxConn{c, ctx}); err != nil {
 			c.Close()
 			return err
 		}

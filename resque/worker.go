@@ -239,12 +239,14 @@ func (w *Worker) unregisterSettled(slots []*slot) error {
 		}
 	}
 	if len(clean) > 0 {
-		err := w.link.retry(w.life.finish, func() error {
-			c, err := w.pool.GetContext(context.Background())
+		ctx := w.life.begin()
+		err := w.link.retry(ctx, func() error {
+			pc, err := w.pool.GetContext(ctx)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer pc.Close()
+			c := ctxConn{pc, ctx}
 			if err := loadScripts(c); err != nil {
 				return err
 			}
@@ -259,6 +261,7 @@ func (w *Worker) unregisterSettled(slots []*slot) error {
 			}
 			return w.unregister(c, clean)
 		})
+		w.life.end(err == nil)
 		if err != nil {
 			return fmt.Errorf("resque: %w", err)
 		}
@@ -287,9 +290,11 @@ func (w *Worker) heartbeatLoop(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		err = w.heartbeat(c, w.ids)
+		// Bound to ctx: Run cancels it at the end, and a hung Redis must not hold the stop.
+		cc := ctxConn{c, ctx}
+		err = w.heartbeat(cc, w.ids)
 		if err == nil {
-			_, err = w.pruneDeadWorkers(ctx, c, skip)
+			_, err = w.pruneDeadWorkers(ctx, cc, skip)
 		}
 		c.Close()
 		if err != nil {
