@@ -114,6 +114,8 @@ type link struct {
 	refused bool // down because Redis refuses commands, not because it is unreachable
 	since   time.Time
 	stall   time.Time // a reply has been awaited since then (zero: none)
+	// slowAfter is how long a reply may take before the wait is logged (slowReply).
+	slowAfter time.Duration
 }
 
 // retry calls f until it succeeds or ctx is done, sleeping with backoff between attempts.

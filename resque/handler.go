@@ -44,8 +44,23 @@ type Mux struct {
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{handlers: make(map[string]Handler)} }
 
+// classKey is the name PHP looks a class up by: without a leading backslash, lower-cased
+// the way zend_str_tolower does it, ASCII letters only. strings.ToLower would also fold
+// Unicode letters (the Kelvin sign K becomes k), matching classes PHP keeps apart.
 func classKey(class string) string {
-	return strings.ToLower(strings.TrimPrefix(class, `\`))
+	class = strings.TrimPrefix(class, `\`)
+	for i := 0; i < len(class); i++ {
+		if c := class[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(class)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return class
 }
 
 // Handle registers h for class. It panics when class is empty, h is nil, or class already

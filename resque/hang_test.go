@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/redistest"
+	"github.com/rs/zerolog"
 )
 
 // Issue 7 item 7: shutdown was not bounded when Redis hangs with its connections open (a
@@ -111,5 +113,49 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 				t.Fatal("Run did not return within 40 s of the stop with Redis hung")
 			}
 		})
+	}
+}
+
+// Issue 7 item 9: `CLIENT PAUSE 40000 WRITE` held every worker call without a log line.
+// A reply awaited longer than slowAfter is logged once, and again when Redis answers.
+// (The old code logged nothing.)
+func TestClientPauseIsLogged(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartTB(t, redistest.Options{})
+	pool := srv.Pool()
+	defer pool.Close()
+	mux := NewMux()
+	mux.HandleFunc("Ok", func(context.Context, *Job) error { return nil })
+	var logs lockedBuffer
+	b := &testBundle{ns: "pause:"}
+	cfg := b.config(t, mux, "q")
+	cfg.Logger = zerolog.New(&logs)
+	w, err := NewWorker(pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.link.slowAfter = 200 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	defer func() {
+		w.Shutdown()
+		waitRun(t, done, 10*time.Second)
+	}()
+	c := pool.Get()
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "starting worker") {
+		if time.Now().After(deadline) {
+			t.Fatal("worker did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.Do("CLIENT", "PAUSE", 1000, "WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	out := logs.String()
+	if !strings.Contains(out, "redis has not answered for 200ms") || !strings.Contains(out, "redis answers again") {
+		t.Errorf("want the stalled reply logged and its end:\n%s", out)
 	}
 }

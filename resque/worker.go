@@ -58,7 +58,7 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 		w.ids = append(w.ids, workerID(cfg.Hostname, i, cfg.pid, cfg.Queues))
 	}
 	w.log = cfg.Logger.With().Str("worker", w.ids[0]).Logger()
-	w.link = &link{log: w.log, obs: cfg.Observer}
+	w.link = &link{log: w.log, obs: cfg.Observer, slowAfter: slowReply}
 	return w, nil
 }
 
