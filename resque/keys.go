@@ -65,11 +65,6 @@ func (k Keys) JobStatus(id, prefix string) string {
 // Resque_Job_PID). It never carries the status prefix.
 func (k Keys) JobPID(id string) string { return k.ns + "job:" + id + ":pid" }
 
-// jobPrefix is what JobStatus and JobPID start with. cycleScript appends
-// [<prefix>_]<id>:status and <id>:pid to it for a job it has just claimed, the same way
-// those two methods do; keys_test.go pins the equivalence.
-func (k Keys) jobPrefix() string { return k.ns + "job:" }
-
 // Heartbeats is Ruby resque 2.x's hash of worker id → ISO 8601 time of the last beat;
 // resque-web and Ruby workers read it to prune dead workers on any host.
 func (k Keys) Heartbeats() string { return k.ns + "workers:heartbeat" }
