@@ -150,10 +150,10 @@ func (l *link) fail(err error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	refused := isCommandError(err)
-	if l.down && l.refused == refused {
-		return
+	if l.down {
+		return // logged when it began; a restarting Redis first answers LOADING
 	}
+	refused := isCommandError(err)
 	l.down, l.refused = true, refused
 	l.since = time.Now()
 	if refused {

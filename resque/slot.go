@@ -176,23 +176,27 @@ func boolFlag(b bool) string {
 //
 // The error is non-nil only when it gave up: ctx ended (a stop) while Redis could not be
 // reached or refused the script.
-func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
-	// A claim alone is abandoned as soon as a stop is asked for (a claim it interrupts after
-	// Redis ran it is settled by Run: unregisterSettled). Recording an outcome goes on
-	// within the stop budget.
-	ctx := s.w.life.stopCtx
-	if fin != nil {
-		ctx = s.w.life.begin()
-		answered := false
-		defer func() { s.w.life.end(answered) }()
-		defer func() { answered = fin == nil }()
+func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
+	// ctx bounds the round trips: before a stop they wait for as long as Redis takes; once
+	// stopping, they share the stop budget, so a claim Redis already ran is not cut off
+	// (its job is performed, as QUIT wants) and a hung Redis cannot hold the stop.
+	// retryCtx bounds new attempts: a claim alone is not retried once stopping (a claim it
+	// gave up on after Redis ran it is settled by Run: unregisterSettled).
+	ctx := s.w.life.begin()
+	defer func() { s.w.life.end(err == nil) }()
+	retryCtx := ctx
+	if fin == nil {
+		retryCtx = s.w.life.stopCtx
 	}
 	if claim {
 		s.exec.beginClaim()
 		defer s.exec.endClaim()
 	}
 	for attempt := 0; ; attempt++ {
-		conn, err := s.connect(ctx)
+		if attempt > 0 && retryCtx.Err() != nil {
+			return nil, fmt.Errorf("resque: stopping: %w", context.Cause(retryCtx))
+		}
+		conn, err := s.connect(retryCtx)
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +231,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (*claimed, error) {
 			}
 			s.w.link.fail(e)
 			select {
-			case <-ctx.Done():
+			case <-retryCtx.Done():
 				return nil, fmt.Errorf("resque: redis refused the worker's script: %w", e)
 			case <-time.After(time.Second):
 			}
