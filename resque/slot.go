@@ -220,7 +220,9 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 			s.pendingStart = false
 			if e, ok := replies[0].(redis.Error); ok {
 				s.noteScriptError(e)
-				s.refusedOnce("start: " + string(e))
+				if !isNoScript(e) { // NOSCRIPT: Redis restarted; reloaded above
+					s.refusedOnce("start: " + string(e))
+				}
 			}
 			replies = replies[1:]
 		}
