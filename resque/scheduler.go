@@ -241,3 +241,6 @@ func delayedPayload(d Dialect, it delayedFields, id string, now time.Time) ([]by
 	b = phpjson.AppendMicrotime(b, now)
 	return append(b, '}'), nil
 }
+
+// Dialect returns the dialect of the payloads the client writes.
+func (c *Client) Dialect() Dialect { return c.dialect }
