@@ -320,6 +320,10 @@ func TestPauseResumeCommands(t *testing.T) {
 	if v, _ := redis.String(o.do("GET", o.ns+"pause-all-workers"), nil); v != "true" {
 		t.Errorf("pause-all-workers = %q", v)
 	}
+	o.do("SADD", o.ns+"workers", "host:1:q")
+	if out := o.ok("workers"); !strings.Contains(out, "host:1:q") || !strings.Contains(out, "paused (pause-all-workers") {
+		t.Errorf("workers while paused:\n%s", out)
+	}
 	o.ok("resume")
 	if n, _ := redis.Int(o.do("EXISTS", o.ns+"pause-all-workers"), nil); n != 0 {
 		t.Error("resume left the key")
