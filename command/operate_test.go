@@ -10,8 +10,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +330,53 @@ func TestPauseResumeCommands(t *testing.T) {
 	o.ok("resume")
 	if n, _ := redis.Int(o.do("EXISTS", o.ns+"pause-all-workers"), nil); n != 0 {
 		t.Error("resume left the key")
+	}
+}
+
+// QUIT, TERM and INT stop `goresque scheduler` after the current pass, never in the middle
+// of one: every job due when the signal came is moved.
+func TestSchedulerSignalsStopAfterThePass(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			o := newOpCLI(t)
+			client := resque.NewClient(o.pool, o.ns, resque.DialectPHPResque1)
+			const jobs = 5000
+			past := time.Now().Add(-time.Minute)
+			for i := 0; i < jobs; i++ {
+				if err := client.EnqueueAt(context.Background(), past.Add(time.Duration(i%20)*time.Second), "q", "J", map[string]any{"i": i}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(os.Args[0], "scheduler", "--interval", "60")
+			cmd.Env = append(os.Environ(), childEnv+"=1", "REDIS_BACKEND="+o.env["REDIS_BACKEND"], "PREFIX="+o.env["PREFIX"], "GORACE=atexit_sleep_ms=0")
+			var out lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() {
+				_ = cmd.Process.Kill()
+				if t.Failed() {
+					t.Logf("scheduler output:\n%s", out.String())
+				}
+			}()
+			waitLen(t, o, "queue:q", 1)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("scheduler exited with %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("scheduler did not stop")
+			}
+			if n, _ := redis.Int(o.do("LLEN", o.ns+"queue:q"), nil); n != jobs {
+				t.Errorf("%d of %d due jobs moved when it stopped: the pass was cut short", n, jobs)
+			}
+		})
 	}
 }
