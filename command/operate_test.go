@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/goresque/goresque/internal/redistest"
@@ -378,5 +379,66 @@ func TestSchedulerSignalsStopAfterThePass(t *testing.T) {
 				t.Errorf("%d of %d due jobs moved when it stopped: the pass was cut short", n, jobs)
 			}
 		})
+	}
+}
+
+// openPTY returns a pseudo-terminal's two ends (Linux /dev/ptmx), to see what the command
+// line draws on a terminal.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	var unlock int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatal(e)
+	}
+	var n uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatal(e)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); m.Close() })
+	return m, s
+}
+
+// On a terminal, a bulk operation draws a progress bar on stderr.
+func TestFailedRemoveAllProgressOnTerminal(t *testing.T) {
+	o := newOpCLI(t)
+	args := []any{o.ns + "failed"}
+	for i := 0; i < 2500; i++ {
+		args = append(args, phpFailure("Bulk", "bulk", "x", i))
+	}
+	o.do("RPUSH", args...)
+	master, slave := openPTY(t)
+	got := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || strings.Contains(b.String(), "2500/2500") {
+				got <- b.String()
+				return
+			}
+		}
+	}()
+	var out bytes.Buffer
+	code := Run(context.Background(), []string{"goresque", "failed", "remove", "--all"}, &out, slave, o.lookup, testMux())
+	if code != 0 || out.String() != "removed 2500\n" {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
+	select {
+	case s := <-got:
+		if !strings.Contains(s, "remove [") || !strings.Contains(s, "2500/2500") {
+			t.Errorf("no progress bar on the terminal: %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing drawn on the terminal")
 	}
 }
