@@ -3,6 +3,7 @@ package command
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/goresque/goresque/resque"
 	"github.com/urfave/cli/v2"
@@ -12,13 +13,15 @@ func enqueueCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:      "enqueue",
 		Usage:     "push a job exactly as PHP's Resque::enqueue does; prints the job id",
-		ArgsUsage: "QUEUE CLASS [ARGS_JSON]",
+		ArgsUsage: "[--at TIME|--in DURATION] QUEUE CLASS [ARGS_JSON]",
 		Description: `ARGS_JSON is the PHP array the job gets as $this->args, written as JSON: an object,
-a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSON, true)) writes it.`,
+a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSON, true)) writes it.
+With --at or --in the job goes to the delayed schedule in php-resque-scheduler's format, and
+a scheduler (goresque scheduler, work --scheduler, or php-resque-scheduler) queues it when due.`,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "track", Usage: "create the job status key (Resque::enqueue's $trackStatus)"},
 			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix (Resque::enqueue's 5th argument)"},
-		}, redisFlags()...),
+		}, append(delayedFlags(), redisFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 || c.NArg() > 3 {
 				return usageError("enqueue needs QUEUE CLASS [ARGS_JSON]")
@@ -31,11 +34,18 @@ a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSO
 				}
 				args = raw
 			}
+			at, delayed, err := delayedTime(c, time.Now())
+			if err != nil {
+				return err
+			}
 			client, pool, err := clientFor(c, env)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
+			if delayed {
+				return enqueueDelayed(c, client, at, args)
+			}
 			id, err := client.Enqueue(c.Context, c.Args().Get(0), c.Args().Get(1), args,
 				resque.EnqueueOptions{Track: c.Bool("track"), Prefix: c.String("status-prefix")})
 			if err != nil {

@@ -56,6 +56,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env looku
 var boolFlags = map[string]bool{
 	"track": true, "json": true, "blocking": true, "verbose": true, "v": true, "vverbose": true,
 	"vv": true, "tls-insecure-skip-verify": true, "help": true, "h": true, "read-only": true,
+	"all": true, "scheduler": true,
 }
 
 // interspersed moves a subcommand's flags in front of its arguments, so that
@@ -117,6 +118,7 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 			statsCommand(env),
 			statusCommand(env),
 			webCommand(env),
+			failedCommand(env), dequeueCommand(env), schedulerCommand(env), pauseCommand(env), resumeCommand(env),
 		},
 	}
 	return app

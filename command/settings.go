@@ -63,6 +63,7 @@ type workSettings struct {
 	Heartbeat       time.Duration
 	PruneAfter      time.Duration
 	DeadJobs        resque.DeadJobPolicy
+	Scheduler       bool // also move due delayed jobs (GORESQUE_SCHEDULER)
 	Redis           redisSettings
 	PHP             phpSettings
 }
@@ -235,6 +236,12 @@ func readWorkSettings(src source) (workSettings, error) {
 	dj, _ := src.get("dead-jobs", "GORESQUE_DEAD_JOBS")
 	if s.DeadJobs, err = resque.ParseDeadJobPolicy(dj); err != nil {
 		return s, badSetting("GORESQUE_DEAD_JOBS=%q: want fail or requeue", dj)
+	}
+	if v, _ := src.get("scheduler", "GORESQUE_SCHEDULER"); v != "" {
+		var known bool
+		if s.Scheduler, known = parseBool(v); !known {
+			return s, badSetting("GORESQUE_SCHEDULER=%q: want 1 or 0", v)
+		}
 	}
 	if s.Redis, err = readRedisSettings(src); err != nil {
 		return s, err

@@ -35,7 +35,14 @@ func statusCommand(env lookupFunc) *cli.Command {
 			if err != nil {
 				return err
 			}
+			failure := statusFailure(c, client, st)
 			if c.Bool("json") {
+				if failure != nil {
+					return writeJSON(c.App.Writer, struct {
+						resque.JobStatus
+						Failure *failedJSON `json:"failure"`
+					}{st, failure})
+				}
 				return writeJSON(c.App.Writer, st)
 			}
 			fmt.Fprintf(c.App.Writer, "status:   %s (%d)\nupdated:  %s\n", st.Status, int(st.Status), time.Unix(st.Updated, 0).Format(time.RFC3339))
@@ -45,6 +52,7 @@ func statusCommand(env lookupFunc) *cli.Command {
 			if len(st.Result) > 0 && strings.TrimSpace(string(st.Result)) != "null" {
 				fmt.Fprintf(c.App.Writer, "result:   %s\n", st.Result)
 			}
+			printStatusFailure(c.App.Writer, failure)
 			return nil
 		},
 	}

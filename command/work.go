@@ -28,6 +28,7 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 		&cli.StringFlag{Name: "dead-jobs", Usage: "what to do with a dead worker's job: fail or requeue (env GORESQUE_DEAD_JOBS; default fail)"},
 		&cli.StringFlag{Name: "heartbeat", Usage: "how often each worker writes its heartbeat (env GORESQUE_HEARTBEAT_INTERVAL; default 60s, Ruby resque's)"},
 		&cli.StringFlag{Name: "prune-after", Usage: "prune workers on any host whose heartbeat is older (env GORESQUE_PRUNE_AFTER; default 300s, at least 3 heartbeats)"},
+		&cli.BoolFlag{Name: "scheduler", Usage: "also move due delayed jobs onto their queues, as `goresque scheduler` (env GORESQUE_SCHEDULER)"},
 		&cli.StringFlag{Name: "php", Usage: "PHP bridge for classes without a Go handler: pool (warm processes), job (php per job) or off (env GORESQUE_PHP; default pool)"},
 		&cli.StringFlag{Name: "php-isolation", Usage: "pool: fork (a child per job, as php-resque) or none (jobs run in the warm process) (env GORESQUE_PHP_ISOLATION; default fork)"},
 		&cli.StringFlag{Name: "php-binary", Usage: "php executable (env GORESQUE_PHP_BINARY; default php)"},
@@ -112,6 +113,9 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 			return exitFailure, err
 		}
 		defer os.Remove(s.PIDFile)
+	}
+	if s.Scheduler {
+		defer startScheduler(ctx, pool, s, log)()
 	}
 	stop := handleSignals(w, log)
 	defer stop()

@@ -30,10 +30,18 @@ func workersCommand(env lookupFunc) *cli.Command {
 				}
 				return writeJSON(c.App.Writer, ws)
 			}
+			paused, err := client.Paused(c.Context)
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "WORKER\tSTARTED\tPROCESSED\tFAILED\tWORKING ON")
 			for _, w := range ws {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", w.ID, w.Started, w.Processed, w.Failed, describeWork(w.Working))
+				work := describeWork(w.Working)
+				if paused && w.Working == nil {
+					work = "paused (pause-all-workers; php-resque workers ignore it)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", w.ID, w.Started, w.Processed, w.Failed, work)
 			}
 			return tw.Flush()
 		},

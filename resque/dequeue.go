@@ -2,6 +2,8 @@ package resque
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -29,9 +31,10 @@ const dequeueChunk = 1000
 //
 // php-resque moves the whole queue through temporary lists to do this, so jobs are invisible
 // to workers meanwhile and lost if the process dies midway (golden 23-26). Dequeue instead
-// reads the queue in chunks from its tail and removes each match by its exact bytes
-// (LREM), as Ruby's Resque::Job.destroy does: every removal is atomic, workers keep popping
-// the other jobs, and a job a worker took first is simply not counted.
+// reads the queue in chunks from its tail and removes each match by its exact bytes, as
+// Ruby's Resque::Job.destroy does (there with one LREM per job; here one script per chunk,
+// dequeueScript): every removal is atomic, workers keep popping the other jobs, and a job a
+// worker took first is simply not counted.
 func (c *Client) Dequeue(ctx context.Context, queue, class string, args any) (int64, error) {
 	if queue == "" {
 		return 0, fmt.Errorf("resque: dequeue: empty queue name")
@@ -66,6 +69,11 @@ func (c *Client) Dequeue(ctx context.Context, queue, class string, args any) (in
 	if err != nil {
 		return 0, fmt.Errorf("resque: dequeue: %w", err)
 	}
+	var tok [12]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return 0, fmt.Errorf("resque: dequeue: %w", err)
+	}
+	tomb := "goresque:dequeued:" + hex.EncodeToString(tok[:])
 	var removed, off int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -78,24 +86,16 @@ func (c *Client) Dequeue(ctx context.Context, queue, class string, args any) (in
 		if len(items) == 0 {
 			return removed, nil
 		}
-		var sent int64
-		for _, it := range items {
+		args := []any{key, tomb, dequeueWindow}
+		for i, it := range items {
 			if match(it) {
-				if err := conn.Send("LREM", key, -1, it); err != nil {
-					return removed, fmt.Errorf("resque: dequeue %s: %w", queue, err)
-				}
-				sent++
+				args = append(args, -(off + int64(len(items)-i)), it)
 			}
 		}
 		var n int64
-		if sent > 0 {
-			rs, err := pipelined(conn)
-			if err != nil {
+		if len(args) > 3 {
+			if n, err = redis.Int64(dequeueScript.Do(conn, args...)); err != nil {
 				return removed, fmt.Errorf("resque: dequeue %s: %w", queue, err)
-			}
-			for _, r := range rs {
-				k, _ := redis.Int64(r, nil)
-				n += k
 			}
 		}
 		removed += n
@@ -105,6 +105,52 @@ func (c *Client) Dequeue(ctx context.Context, queue, class string, args any) (in
 		}
 	}
 }
+
+// dequeueWindow is how far towards the head dequeueScript looks for an item that jobs
+// pushed meanwhile moved away from the negative index it was read at.
+const dequeueWindow = 1000
+
+// dequeueScript removes the given items of one queue, each by its exact bytes and only if
+// it is still in the queue: at the negative index it was read at (workers pop from the
+// head, which does not move negative indexes) or, when jobs were pushed meanwhile, up to
+// ARGV[2] places further towards the head. Each item found is overwritten with a tombstone
+// unique to the call (LSET), and one LREM from the tail removes the tombstones, so a chunk
+// costs one pass instead of a whole-list LREM per job. An item not found was taken by a
+// worker meanwhile and is not counted.
+//
+//	KEYS[1] queue:<q>
+//	ARGV[1] tombstone   ARGV[2] search window
+//	ARGV[3..] pairs: the item's negative index, its bytes
+//
+// Returns the number of items removed.
+var dequeueScript = redis.NewScript(1, `
+local w = tonumber(ARGV[2])
+local n = 0
+for i = 3, #ARGV, 2 do
+  local p = tonumber(ARGV[i])
+  local raw = ARGV[i + 1]
+  local at = nil
+  if redis.call('LINDEX', KEYS[1], p) == raw then
+    at = p
+  else
+    local win = redis.call('LRANGE', KEYS[1], p - w, p)
+    for j = #win, 1, -1 do
+      if win[j] == raw then
+        at = p - (#win - j)
+        break
+      end
+    end
+  end
+  if at then
+    redis.call('LSET', KEYS[1], at, ARGV[1])
+    n = n + 1
+  end
+end
+if n > 0 then
+  redis.call('LREM', KEYS[1], -n, ARGV[1])
+end
+return n
+`)
 
 // dequeueMatcher returns php-resque's Resque::matchItem for one item of $items.
 func dequeueMatcher(class string, args any) (func([]byte) bool, error) {

@@ -89,8 +89,8 @@ func TestDequeueMatchesPHPResque(t *testing.T) {
 	}
 }
 
-// Dequeue while a worker pops: every job is either removed by Dequeue or popped, never
-// both, never neither; no job is hidden from the workers meanwhile.
+// Dequeue while a worker pops and producers push: every job is either removed by Dequeue
+// or popped, never both, never neither; no job is hidden from the workers meanwhile.
 func TestDequeueWhilePopping(t *testing.T) {
 	t.Parallel()
 	e := newOpEnv(t, DialectPHPResque1)
@@ -123,6 +123,24 @@ func TestDequeueWhilePopping(t *testing.T) {
 			popped = append(popped, string(v.([]byte)))
 		}
 	}()
+	// Meanwhile producers push: negative indexes move, and Dequeue finds the items anyway.
+	const pushed = 1500
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := server(t).Dial()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		for i := 0; i < pushed; i++ {
+			if _, err := c.Do("RPUSH", e.ns+"queue:q", `{"class":"Keep","args":[{"new":`+strconv.Itoa(i)+`}]}`); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
 	removed, err := e.client.Dequeue(bg, "q", "Drop", nil)
 	wg.Wait()
 	if err != nil {
@@ -140,8 +158,8 @@ func TestDequeueWhilePopping(t *testing.T) {
 			t.Fatalf("a Drop job is left: %s", l)
 		}
 	}
-	if int(removed)+poppedDrop != (n+2)/3 || len(left)+len(popped)+int(removed) != n {
-		t.Errorf("removed %d, popped %d (%d Drop), left %d; want %d Drop in all, %d jobs", removed, len(popped), poppedDrop, len(left), (n+2)/3, n)
+	if int(removed)+poppedDrop != (n+2)/3 || len(left)+len(popped)+int(removed) != n+pushed {
+		t.Errorf("removed %d, popped %d (%d Drop), left %d; want %d Drop in all, %d jobs", removed, len(popped), poppedDrop, len(left), (n+2)/3, n+pushed)
 	}
 }
 

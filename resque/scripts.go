@@ -75,6 +75,7 @@ func newScript(keyCount int, body string) *redis.Script {
 //	KEYS[9]  job:<id>:status of the finished job (a placeholder when none)
 //	KEYS[10] job:<id>:pid of the finished job (a placeholder when none)
 //	KEYS[11..] queue:<q> of each queue to claim from, in priority order
+//	KEYS[last] pause-all-workers (Ruby resque's switch: nothing is claimed while it says "true")
 //
 //	ARGV[1]  worker id
 //	ARGV[2]  SHA1 of the finished job's in-flight record; "" when nothing is finished
@@ -94,9 +95,10 @@ func newScript(keyCount int, body string) *redis.Script {
 // Returns {finished, claim, payload, refused}: finished is 1 when the outcome was recorded,
 // 0 when not (nothing to finish, or the record was not the expected one); claim is the
 // 0-based index of the queue the job came from, -3 when every queue was empty or nothing
-// was to be claimed, -2 when the worker already has a job in flight (never overwrite one),
-// -1 when the caller's QUEUE=* list is stale (payload is then the set's members); refused
-// lists the writes Redis refused and the queues skipped, as "<key>: <error>".
+// was to be claimed, -4 when workers are paused (Ruby's pause-all-workers), -2 when the
+// worker already has a job in flight (never overwrite one), -1 when the caller's QUEUE=*
+// list is stale (payload is then the set's members); refused lists the writes Redis
+// refused and the queues skipped, as "<key>: <error>".
 var cycleScript = newScript(-1, `
 local r = {0, -3, false, {}}
 local function try(key, ...)
@@ -129,7 +131,7 @@ end
 if ARGV[9] == '' then
   return r
 end
-local nq = #KEYS - 10
+local nq = #KEYS - 11
 if ARGV[10] ~= '' then
   local stale = redis.call('SCARD', KEYS[3]) ~= nq
   for i = 12 + nq, 11 + 2 * nq do
@@ -145,6 +147,11 @@ end
 -- Never overwrite a job in flight. Just finished: the field was deleted above.
 if r[1] == 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   r[2] = -2
+  return r
+end
+local pause = redis.call('GET', KEYS[#KEYS])
+if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
+  r[2] = -4
   return r
 end
 for i = 1, nq do
@@ -178,6 +185,7 @@ type cycleArgs struct {
 	recordTail string   // ARGV[9]
 	token      string   // ARGV[11]
 	queueKeys  []any    // KEYS[11..]
+	pauseKey   string   // KEYS[last]
 	heads      []string // ARGV[12..11+n]
 	names      []string // ARGV[12+n..]; for QUEUE=* only
 	wildcard   bool     // ARGV[10] is n
@@ -218,7 +226,7 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if a.claim {
 		nq = len(a.queueKeys)
 	}
-	buf = append(buf, 10+nq)
+	buf = append(buf, 11+nq)
 	buf = append(buf, a.fixed[:]...)
 	if a.fin != nil {
 		buf = append(buf, a.fin.statusKey, a.fin.pidKey)
@@ -228,6 +236,7 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if a.claim {
 		buf = append(buf, a.queueKeys...)
 	}
+	buf = append(buf, a.pauseKey)
 	buf = append(buf, a.id)
 	if f := a.fin; f != nil {
 		buf = append(buf, f.sha, f.failure, f.head, f.tail, f.splice, statusTTLArg, f.delPID)

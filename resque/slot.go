@@ -38,6 +38,7 @@ type slot struct {
 	slowTimer    *time.Timer
 	refused      map[string]bool // messages refusedOnce logged
 	queues       []string        // the queue names of args.queueKeys, for QUEUE=* rebuilt when the set changes
+	paused       bool            // the last claim found pause-all-workers set
 
 	exec executor
 
@@ -140,6 +141,7 @@ func (s *slot) initKeys() {
 	s.args.fixed = [8]any{k.Worker(s.id), k.InFlight(), k.Queues(), k.Stat("processed"),
 		k.WorkerStat("processed", s.id), k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed()}
 	s.args.id = s.id
+	s.args.pauseKey = k.PauseAllWorkers()
 	s.exec.fixed = s.args.fixed
 }
 
@@ -318,8 +320,9 @@ func (s *slot) refusedOnce(msg string) {
 // was rebuilt, or with err set: the adopted record could not be read).
 func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, err error) {
 	code, _ := redis.Int(vals[1], nil)
+	s.paused = code == -4
 	switch {
-	case code == -3:
+	case code == -3 || code == -4:
 		return nil, false, nil
 	case code == -1: // QUEUE=* and the queues set changed: rebuild the list, again
 		members, err := redis.Strings(vals[2], nil)
@@ -359,7 +362,7 @@ func (s *slot) adopt(conn redis.Conn) (*claimed, error) {
 // idle waits after an empty round: php-resque sleeps INTERVAL; in Blocking mode the
 // watcher wakes the slot as soon as a queue gets a job.
 func (s *slot) idle() {
-	if s.w.watch != nil {
+	if s.w.watch != nil && !s.paused { // paused, a queue with jobs must not wake it
 		s.w.watch.wait(s.args.queueKeys, s.w.cfg.Interval)
 		return
 	}

@@ -48,6 +48,14 @@ func Dump(tb testing.TB, conn redis.Conn) map[string]KeyDump {
 			d.Value = v
 		case "hash":
 			d.Value, _ = redis.StringMap(conn.Do("HGETALL", k))
+		case "zset":
+			// As the golden files write a zset: [member, score] pairs in score order.
+			v, _ := redis.Strings(conn.Do("ZRANGE", k, 0, -1, "WITHSCORES"))
+			pairs := make([][]string, 0, len(v)/2)
+			for i := 0; i+1 < len(v); i += 2 {
+				pairs = append(pairs, []string{v[i], v[i+1]})
+			}
+			d.Value = pairs
 		}
 		out[k] = d
 	}
@@ -127,9 +135,19 @@ func (n *Normalizer) pid(p string) string {
 }
 
 // Keys normalises a dump: key names and values, goresque-only keys left out.
+//
+// Keys are visited in sorted order, so that when several keys normalise to one name (the
+// delayed:<ts> lists of several timestamps all become delayed:<TIME>) the last one in
+// sorted order is kept, as in the golden files, and ids are numbered deterministically.
 func (n *Normalizer) Keys(in map[string]KeyDump) map[string]KeyDump {
 	out := map[string]KeyDump{}
-	for k, d := range in {
+	names := make([]string, 0, len(in))
+	for k := range in {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		d := in[k]
 		if GoresqueOnly(k) {
 			continue
 		}
@@ -140,6 +158,14 @@ func (n *Normalizer) Keys(in map[string]KeyDump) map[string]KeyDump {
 			c := make([]string, len(v))
 			for i, s := range v {
 				c[i] = n.Text(s)
+			}
+			d.Value = c
+		case [][]string:
+			c := make([][]string, len(v))
+			for i, pair := range v {
+				for _, s := range pair {
+					c[i] = append(c[i], n.Text(s))
+				}
 			}
 			d.Value = c
 		}
@@ -182,6 +208,19 @@ func UnifyKeys(keys map[string]KeyDump) map[string]KeyDump {
 			}
 			d.Value = c
 		case []any:
+			if len(v) > 0 {
+				if _, pairs := v[0].([]any); pairs {
+					// A zset's [member, score] pairs, as JSON decoded them.
+					c := make([][]string, len(v))
+					for i, p := range v {
+						for _, s := range p.([]any) {
+							c[i] = append(c[i], s.(string))
+						}
+					}
+					d.Value = c
+					break
+				}
+			}
 			c := make([]string, len(v))
 			for i, s := range v {
 				c[i] = reBt.ReplaceAllString(s.(string), `"backtrace":<BACKTRACE>,"worker"`)
