@@ -141,5 +141,8 @@ func (c Config) normalized() (Config, error) {
 	if c.Timeout < 0 || c.MaxJobs < 0 || c.MaxMemory < 0 || c.TTL < 0 {
 		return c, errors.New("compat: negative limit")
 	}
+	if c.MaxMemory > 0 && !canMeasureMemory {
+		return c, errors.New("compat: MaxMemory (GORESQUE_PHP_MAX_MEMORY) needs Linux's /proc to measure a process")
+	}
 	return c, nil
 }

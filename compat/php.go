@@ -117,7 +117,7 @@ func (p *PHP) Check(ctx context.Context) error {
 			}
 		}()
 		for range p.cfg.PoolSize {
-			pr, err := p.start(ctx, "pool")
+			pr, err := p.start(ctx, runPool)
 			if err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func (p *PHP) Check(ctx context.Context) error {
 		}
 		return nil
 	}
-	pr, err := p.start(ctx, "check")
+	pr, err := p.start(ctx, runCheck)
 	if err != nil {
 		return err
 	}
@@ -168,17 +168,17 @@ func (p *PHP) Perform(ctx context.Context, job *resque.Job) error {
 		return err
 	}
 	if p.cfg.Mode == ModePerJob {
-		pr, err := p.start(ctx, "once")
+		pr, err := p.start(ctx, runOnce)
 		if err != nil {
 			return err
 		}
-		return p.run(ctx, pr, req, job, log, true)
+		return p.run(ctx, pr, req, job, log)
 	}
 	pr, err := p.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, pr, req, job, log, false)
+	return p.run(ctx, pr, req, job, log)
 }
 
 // request is the message the runner reads: the payload exactly as taken from the queue.
@@ -213,8 +213,28 @@ type reply struct {
 	Mem         int64           `json:"mem"`
 }
 
+// runMode is what a runner process is started for: runner.php's first argument.
+type runMode int
+
+const (
+	runCheck runMode = iota // load the application once, report, exit (Check)
+	runOnce                 // run the one job read from stdin, then exit (ModePerJob)
+	runPool                 // load once, run jobs from stdin until it closes (ModePool)
+)
+
+func (m runMode) String() string {
+	switch m {
+	case runCheck:
+		return "check"
+	case runOnce:
+		return "once"
+	}
+	return "pool"
+}
+
 // proc is one php process.
 type proc struct {
+	mode    runMode
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	replies chan reply
@@ -227,22 +247,17 @@ type proc struct {
 	isReady atomic.Bool                    // the runner said it is ready
 }
 
-// start starts a runner process in mode and waits for it to be ready ("check", "pool"), or
-// returns at once ("once").
-func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
-	args := append(append([]string{}, p.cfg.Args...), p.runner, mode)
+// start starts a runner process in mode and waits for it to be ready (runCheck, runPool),
+// or returns at once (runOnce).
+func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
+	args := append(append([]string{}, p.cfg.Args...), p.runner, mode.String())
 	cmd := exec.Command(p.cfg.Binary, args...)
 	cmd.Env = append(os.Environ(), p.cfg.Env...)
 	cmd.Env = append(cmd.Env,
 		"APP_INCLUDE="+p.cfg.AppInclude,
 		"GORESQUE_DIALECT="+p.cfg.Dialect.String(),
 		"GORESQUE_ISOLATION="+p.cfg.Isolation.String())
-	// Its own process group, so that a timeout or a kill ends the job and whatever it
-	// started; and it dies with the worker (a worker killed with SIGKILL cannot stop it), so
-	// no orphaned PHP process goes on with a job the next worker records as a dirty exit. A
-	// child forked for a job (IsolationFork) asks for the same itself (runner.php's
-	// dieWithParent, through PHP's FFI where it is available).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	rr, rw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("compat: %w", err)
@@ -256,7 +271,7 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 	}
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
-	pr := &proc{cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
+	pr := &proc{mode: mode, cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
 	pr.out.Store(&p.log)
 	var startOut bytes.Buffer // start-up output, for the error when the application fails to load
 	var startMu sync.Mutex
@@ -278,7 +293,7 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 			sc.Buffer(make([]byte, 64*1024), 1024*1024)
 			for sc.Scan() {
 				line := sc.Text()
-				if mode != "once" && !pr.ready() {
+				if mode != runOnce && !pr.ready() {
 					startMu.Lock()
 					startOut.WriteString(line + "\n")
 					startMu.Unlock()
@@ -315,7 +330,7 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 	p.mu.Lock()
 	p.live[pr] = true
 	p.mu.Unlock()
-	if mode == "once" {
+	if mode == runOnce {
 		return pr, nil
 	}
 	select {
@@ -379,7 +394,7 @@ func (p *PHP) acquire(ctx context.Context) (*proc, error) {
 			}
 		default:
 		}
-		return p.start(ctx, "pool")
+		return p.start(ctx, runPool)
 	}
 }
 
@@ -442,7 +457,8 @@ func (p *PHP) forget(pr *proc) {
 }
 
 // run sends req to pr and waits for the outcome, killing the job if ctx ends first.
-func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger, once bool) (err error) {
+func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger) (err error) {
+	once := pr.mode == runOnce
 	// The job's output is logged with its id. The logger stays until the next job: the
 	// output reader may still be reading lines the job printed before it replied.
 	pr.out.Store(log)
@@ -568,18 +584,4 @@ func describeExit(err error) string {
 		return "php exited before it was ready"
 	}
 	return "php: " + err.Error()
-}
-
-// rss is a process's resident size in bytes (0 when unknown).
-func rss(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
 }
