@@ -35,6 +35,7 @@ type PHP struct {
 	dir    string // a private directory to remove on Close, or ""
 	runner string
 	log    zerolog.Logger
+	mark   []byte // the end mark of a job's output (see output)
 
 	idle   chan *proc // warm processes not running a job (ModePool)
 	mu     sync.Mutex
@@ -58,6 +59,7 @@ func New(cfg Config) (*PHP, error) {
 		dir:    tmp,
 		runner: runner,
 		log:    cfg.Logger.With().Str("component", "php").Logger(),
+		mark:   newMark(),
 		idle:   make(chan *proc, cfg.PoolSize),
 		live:   map[*proc]bool{},
 	}, nil
@@ -242,9 +244,9 @@ type proc struct {
 	exit    error         // cmd.Wait's result, valid after done
 	started time.Time
 	jobs    int
-	out     atomic.Pointer[zerolog.Logger] // where the process's output goes now
-	child   atomic.Int64                   // pid of the forked child running a job
-	isReady atomic.Bool                    // the runner said it is ready
+	out     *output
+	marks   int64        // end marks the output shows after the last job (see output)
+	child   atomic.Int64 // pid of the forked child running a job
 }
 
 // start starts a runner process in mode and waits for it to be ready (runCheck, runPool),
@@ -256,7 +258,8 @@ func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
 	cmd.Env = append(cmd.Env,
 		"APP_INCLUDE="+p.cfg.AppInclude,
 		"GORESQUE_DIALECT="+p.cfg.Dialect.String(),
-		"GORESQUE_ISOLATION="+p.cfg.Isolation.String())
+		"GORESQUE_ISOLATION="+p.cfg.Isolation.String(),
+		"GORESQUE_OUTPUT_MARK="+string(p.mark))
 	cmd.SysProcAttr = procAttr()
 	rr, rw, err := os.Pipe()
 	if err != nil {
@@ -272,36 +275,14 @@ func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	pr := &proc{mode: mode, cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
-	pr.out.Store(&p.log)
-	var startOut bytes.Buffer // start-up output, for the error when the application fails to load
-	var startMu sync.Mutex
+	pr.out = newOutput(p.mark, &p.log, mode != runOnce)
 	if err := cmd.Start(); err != nil {
 		rr.Close()
 		rw.Close()
 		return nil, fmt.Errorf("compat: start php: %w", err)
 	}
 	rw.Close()
-	var outputs sync.WaitGroup
-	for _, s := range []struct {
-		r    io.Reader
-		name string
-	}{{stdout, "stdout"}, {stderr, "stderr"}} {
-		outputs.Add(1)
-		go func() {
-			defer outputs.Done()
-			sc := bufio.NewScanner(s.r)
-			sc.Buffer(make([]byte, 64*1024), 1024*1024)
-			for sc.Scan() {
-				line := sc.Text()
-				if mode != runOnce && !pr.ready() {
-					startMu.Lock()
-					startOut.WriteString(line + "\n")
-					startMu.Unlock()
-				}
-				pr.out.Load().Info().Str("stream", s.name).Int("php_pid", cmd.Process.Pid).Msg(line)
-			}
-		}()
-	}
+	pr.out.follow(cmd.Process.Pid, stdout, stderr)
 	go func() {
 		defer rr.Close()
 		br := bufio.NewReader(rr)
@@ -323,7 +304,7 @@ func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
 		}
 	}()
 	go func() {
-		outputs.Wait() // read all output before Wait closes the pipes
+		<-pr.out.ended // read all output before Wait closes the pipes
 		pr.exit = cmd.Wait()
 		close(pr.done)
 	}()
@@ -336,7 +317,8 @@ func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
 	select {
 	case r, ok := <-pr.replies:
 		if ok && r.Ready {
-			pr.markReady()
+			pr.marks = 1 // start-up output ends with a mark too
+			pr.out.await(pr.marks)
 			return pr, nil
 		}
 	case <-ctx.Done():
@@ -345,17 +327,12 @@ func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
 	}
 	<-pr.done
 	p.forget(pr)
-	startMu.Lock()
-	msg := strings.TrimSpace(startOut.String())
-	startMu.Unlock()
+	msg := strings.TrimSpace(pr.out.startupOutput())
 	if msg == "" {
 		msg = describeExit(pr.exit)
 	}
 	return nil, fmt.Errorf("%w (APP_INCLUDE=%q): %s", ErrAppInclude, p.cfg.AppInclude, msg)
 }
-
-func (pr *proc) ready() bool { return pr.isReady.Load() }
-func (pr *proc) markReady()  { pr.isReady.Store(true) }
 
 func readFrame(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadString('\n')
@@ -459,11 +436,12 @@ func (p *PHP) forget(pr *proc) {
 // run sends req to pr and waits for the outcome, killing the job if ctx ends first.
 func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger) (err error) {
 	once := pr.mode == runOnce
-	// The job's output is logged with its id. The logger stays until the next job: the
-	// output reader may still be reading lines the job printed before it replied.
-	pr.out.Store(log)
+	// The job's output is logged with its id, up to the job's end marks.
+	pr.out.log.Store(log)
 	pr.jobs++
+	pr.marks++
 	defer func() {
+		pr.out.await(pr.marks)
 		if once {
 			p.stop(pr)
 			return

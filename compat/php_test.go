@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -399,4 +400,94 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// logLine is one line the bridge logged for a job's output.
+type logLine struct {
+	JobID   string `json:"job_id"`
+	Stream  string `json:"stream"`
+	Message string `json:"message"`
+}
+
+func outputLines(t *testing.T, buf *syncBuffer) []logLine {
+	t.Helper()
+	var lines []logLine
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var ll logLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if ll.Stream != "" {
+			lines = append(lines, ll)
+		}
+	}
+	return lines
+}
+
+// The seed tutorial's HelloJob prints "Hello world" without a newline: each job's output is
+// logged when the job ends (before Perform returns), attributed to that job, partial last
+// line included. It was held until the warm process exited, as one line for all jobs.
+func TestPartialOutputIsLoggedPerJob(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			var buf syncBuffer
+			p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+			for i := range 3 {
+				j := job(t, "HelloJob", `{}`)
+				if err := perform(t, p, j); err != nil {
+					t.Fatal(err)
+				}
+				lines := outputLines(t, &buf)
+				if len(lines) != i+1 {
+					t.Fatalf("after job %d, %d output lines logged: %+v", i+1, len(lines), lines)
+				}
+				if l := lines[i]; l.JobID != j.ID || l.Stream != "stdout" || l.Message != "Hello world" {
+					t.Errorf("job %d (%s) logged %+v", i+1, j.ID, l)
+				}
+			}
+		})
+	}
+}
+
+// Partial last lines on stdout and stderr, a buffer left open, exit() inside perform().
+func TestOutputEndsWithTheJob(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		for _, args := range []string{`{}`, `{"buffered":true}`, `{"exit":true}`} {
+			t.Run(m.name+args, func(t *testing.T) {
+				t.Parallel()
+				var buf syncBuffer
+				p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+				var ids []string
+				for range 2 {
+					j := job(t, "Php_Partial", args)
+					if err := perform(t, p, j); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, j.ID)
+				}
+				last := "out two"
+				if strings.Contains(args, "buffered") {
+					last = "out two buffered"
+				}
+				var got, want []string
+				for _, l := range outputLines(t, &buf) {
+					got = append(got, l.JobID+" "+l.Stream+" "+l.Message)
+				}
+				for _, id := range ids {
+					want = append(want, id+" stdout out one", id+" stdout "+last, id+" stderr err one", id+" stderr err two")
+				}
+				sort.Strings(got)
+				sort.Strings(want)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+		}
+	}
 }

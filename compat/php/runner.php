@@ -22,6 +22,10 @@
  *   {"ready":true}                               after start-up (pool and check)
  * Every outcome also carries "mem": this process's memory_get_usage(true).
  *
+ * Before each reply (ready or an outcome) the runner writes GORESQUE_OUTPUT_MARK on stdout
+ * and on stderr: goresque logs a job's output up to that mark as the job's, the last line
+ * even without its newline, and only then takes the next job.
+ *
  * The job sees what php-resque gives it: new $class(); ->args = args[0]; ->queue; ->job,
  * a Resque_Job when the application provides php-resque, else a stand-in with the same
  * shape; setUp(), perform(), tearDown(); Resque_Event beforePerform/afterPerform/onFailure
@@ -83,6 +87,24 @@ function send($msg)
     $fd = out();
     fwrite($fd, strlen($json) . "\n" . $json);
     fflush($fd);
+}
+
+/**
+ * Ends a job's output (or the start-up's): flushes output buffers the job left open, then
+ * writes the end mark on both streams (through the streams, not the output layer).
+ */
+function endOutput()
+{
+    static $mark = null;
+    if ($mark === null) {
+        $mark = (string)getenv('GORESQUE_OUTPUT_MARK');
+    }
+    while (ob_get_level() > 0 && @ob_end_flush()) {
+    }
+    if ($mark !== '') {
+        fwrite(STDOUT, $mark);
+        fwrite(STDERR, $mark);
+    }
 }
 
 function receive()
@@ -287,6 +309,7 @@ $mode = isset($argv[1]) ? $argv[1] : '';
 switch ($mode) {
     case 'check':
         bootstrap();
+        endOutput();
         send(array('ready' => true));
         exit(0);
     case 'once':
@@ -296,14 +319,19 @@ switch ($mode) {
             fwrite(STDERR, "goresque runner: no job on stdin\n");
             exit(70);
         }
-        send(perform($req));
+        $reply = perform($req);
+        endOutput();
+        send($reply);
         exit(0);
     case 'pool':
         bootstrap();
         $fork = getenv('GORESQUE_ISOLATION') === 'fork';
+        endOutput();
         send(array('ready' => true));
         while (($req = receive()) !== null) {
-            send($fork ? performForked($req) : perform($req));
+            $reply = $fork ? performForked($req) : perform($req);
+            endOutput();
+            send($reply);
         }
         exit(0);
     default:
