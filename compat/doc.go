@@ -15,7 +15,9 @@
 // over a pipe. With IsolationFork (the default) each job runs in a child forked from the
 // warm process, as php-resque forks per job; with IsolationNone it runs in the warm process
 // itself (fastest; state carries over between jobs, as with RoadRunner). Processes are
-// recycled after MaxJobs jobs, above MaxMemory, after TTL, or when they die.
+// recycled after MaxJobs jobs, above MaxMemory, after TTL, or when they die. The pool is
+// lazy: the first PHP job starts the first warm process, and one idle for IdleTimeout
+// exits. In both models at most PoolSize PHP jobs run at once.
 //
 // # The child-process contract
 //

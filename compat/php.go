@@ -37,10 +37,14 @@ type PHP struct {
 	log    zerolog.Logger
 	mark   []byte // the end mark of a job's output (see output)
 
-	idle   chan *proc // warm processes not running a job (ModePool)
-	mu     sync.Mutex
-	live   map[*proc]bool
-	closed bool
+	slots chan struct{} // one per PHP job running (PoolSize)
+
+	mu      sync.Mutex
+	idle    []*proc // warm processes not running a job (ModePool), the most recent last
+	live    map[*proc]bool
+	closed  bool
+	reaping bool          // the idle reaper runs
+	quit    chan struct{} // closed by Close: stops the reaper
 }
 
 // New checks cfg (the php binary must exist: a *NotFoundError otherwise) and makes sure the
@@ -60,8 +64,9 @@ func New(cfg Config) (*PHP, error) {
 		runner: runner,
 		log:    cfg.Logger.With().Str("component", "php").Logger(),
 		mark:   newMark(),
-		idle:   make(chan *proc, cfg.PoolSize),
+		slots:  make(chan struct{}, cfg.PoolSize),
 		live:   map[*proc]bool{},
+		quit:   make(chan struct{}),
 	}, nil
 }
 
@@ -107,26 +112,12 @@ func (p *PHP) Config() Config { return p.cfg }
 
 // Check loads the application once, as a job process would, and returns an error wrapping
 // ErrAppInclude, with PHP's own message, when that fails (a missing APP_INCLUDE, a parse
-// error, an exception during bootstrap). In ModePool it also starts the warm processes.
+// error, an exception during bootstrap). The process it starts exits at once: warm
+// processes start with the first PHP job, so a worker whose jobs all have Go handlers runs
+// no php at all.
 func (p *PHP) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if p.cfg.Mode == ModePool {
-		var procs []*proc
-		defer func() {
-			for _, pr := range procs {
-				p.release(pr)
-			}
-		}()
-		for range p.cfg.PoolSize {
-			pr, err := p.start(ctx, runPool)
-			if err != nil {
-				return err
-			}
-			procs = append(procs, pr)
-		}
-		return nil
-	}
 	pr, err := p.start(ctx, runCheck)
 	if err != nil {
 		return err
@@ -138,6 +129,9 @@ func (p *PHP) Check(ctx context.Context) error {
 // Close stops the warm processes and removes the runner's directory.
 func (p *PHP) Close() error {
 	p.mu.Lock()
+	if !p.closed {
+		close(p.quit)
+	}
 	p.closed = true
 	var procs []*proc
 	for pr := range p.live {
@@ -160,14 +154,22 @@ func (p *PHP) Perform(ctx context.Context, job *resque.Job) error {
 		l := p.log.With().Str("class", job.Class).Str("job_id", job.ID).Logger()
 		log = &l
 	}
+	req, err := request(job)
+	if err != nil {
+		return err
+	}
+	// At most PoolSize PHP jobs at once; the time spent waiting for a turn is not the
+	// job's (Timeout starts after it).
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return abnormal(ctx)
+	}
 	if p.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, p.cfg.Timeout, fmt.Errorf("timed out after %v", p.cfg.Timeout))
 		defer cancel()
-	}
-	req, err := request(job)
-	if err != nil {
-		return err
 	}
 	if p.cfg.Mode == ModePerJob {
 		pr, err := p.start(ctx, runOnce)
@@ -178,9 +180,19 @@ func (p *PHP) Perform(ctx context.Context, job *resque.Job) error {
 	}
 	pr, err := p.acquire(ctx)
 	if err != nil {
+		if ctx.Err() != nil { // killed (timeout, SIGUSR1, SIGTERM) while php started
+			return abnormal(ctx)
+		}
 		return err
 	}
 	return p.run(ctx, pr, req, job, log)
+}
+
+// abnormal is the outcome of a job ended by ctx (a timeout, SIGUSR1, SIGTERM), as
+// php-resque records a child it killed.
+func abnormal(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
 }
 
 // request is the message the runner reads: the payload exactly as taken from the queue.
@@ -236,17 +248,18 @@ func (m runMode) String() string {
 
 // proc is one php process.
 type proc struct {
-	mode    runMode
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	replies chan reply
-	done    chan struct{} // closed when the process has exited
-	exit    error         // cmd.Wait's result, valid after done
-	started time.Time
-	jobs    int
-	out     *output
-	marks   int64        // end marks the output shows after the last job (see output)
-	child   atomic.Int64 // pid of the forked child running a job
+	mode      runMode
+	cmd       *exec.Cmd
+	stdin     io.WriteCloser
+	replies   chan reply
+	done      chan struct{} // closed when the process has exited
+	exit      error         // cmd.Wait's result, valid after done
+	started   time.Time
+	idleSince time.Time // when it last went idle (ModePool)
+	jobs      int
+	out       *output
+	marks     int64        // end marks the output shows after the last job (see output)
+	child     atomic.Int64 // pid of the forked child running a job
 }
 
 // start starts a runner process in mode and waits for it to be ready (runCheck, runPool),
@@ -357,82 +370,6 @@ func writeFrame(w io.Writer, msg []byte) error {
 	return err
 }
 
-// acquire returns a warm process, starting one when none is idle.
-func (p *PHP) acquire(ctx context.Context) (*proc, error) {
-	for {
-		select {
-		case pr := <-p.idle:
-			select {
-			case <-pr.done:
-				p.forget(pr)
-				continue // died while idle
-			default:
-				return pr, nil
-			}
-		default:
-		}
-		return p.start(ctx, runPool)
-	}
-}
-
-// release returns a warm process to the pool, or stops it when it must be recycled.
-func (p *PHP) release(pr *proc) {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	reason := ""
-	select {
-	case <-pr.done:
-		p.forget(pr)
-		return
-	default:
-	}
-	switch {
-	case closed:
-		reason = "closing"
-	case p.cfg.MaxJobs > 0 && pr.jobs >= p.cfg.MaxJobs:
-		reason = "max jobs reached"
-	case p.cfg.TTL > 0 && time.Since(pr.started) >= p.cfg.TTL:
-		reason = "time to live reached"
-	case p.cfg.MaxMemory > 0 && rss(pr.cmd.Process.Pid) > p.cfg.MaxMemory:
-		reason = "memory limit reached"
-	}
-	if reason == "" {
-		select {
-		case p.idle <- pr:
-			return
-		default:
-			reason = "pool full"
-		}
-	}
-	p.log.Debug().Int("php_pid", pr.cmd.Process.Pid).Int("jobs", pr.jobs).Msg("recycling PHP process: " + reason)
-	go p.stop(pr)
-}
-
-// stop ends a process: stdin closed (the runner exits after its job), then SIGTERM and
-// SIGKILL to its group if it lingers.
-func (p *PHP) stop(pr *proc) {
-	pr.stdin.Close()
-	select {
-	case <-pr.done:
-	case <-time.After(p.cfg.KillGrace):
-		killGroup(pr.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-pr.done:
-		case <-time.After(p.cfg.KillGrace):
-			killGroup(pr.cmd.Process.Pid, syscall.SIGKILL)
-			<-pr.done
-		}
-	}
-	p.forget(pr)
-}
-
-func (p *PHP) forget(pr *proc) {
-	p.mu.Lock()
-	delete(p.live, pr)
-	p.mu.Unlock()
-}
-
 // run sends req to pr and waits for the outcome, killing the job if ctx ends first.
 func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger) (err error) {
 	once := pr.mode == runOnce
@@ -523,7 +460,6 @@ func (p *PHP) died(pr *proc, job *resque.Job, werr error) error {
 // group in fork isolation (the warm process survives), else the whole process group.
 // SIGTERM first, SIGKILL after KillGrace.
 func (p *PHP) kill(ctx context.Context, pr *proc, job *resque.Job) error {
-	cause := context.Cause(ctx)
 	target := pr.cmd.Process.Pid
 	if c := pr.child.Load(); c > 0 {
 		target = int(c)
@@ -536,15 +472,15 @@ func (p *PHP) kill(ctx context.Context, pr *proc, job *resque.Job) error {
 		case r, ok := <-pr.replies:
 			if !ok {
 				<-pr.done
-				return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+				return abnormal(ctx)
 			}
 			if r.Child > 0 {
 				continue
 			}
 			pr.child.Store(0)
-			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+			return abnormal(ctx)
 		case <-pr.done:
-			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+			return abnormal(ctx)
 		case <-grace.C:
 			killGroup(target, syscall.SIGKILL)
 		}

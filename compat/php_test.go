@@ -273,13 +273,23 @@ func TestTimeoutKillsTheJob(t *testing.T) {
 
 func TestCancelKillsTheJob(t *testing.T) {
 	t.Parallel()
-	p := newPHP(t, models[1], nil)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("worker received SIGUSR1")) })
-	err := p.Perform(ctx, job(t, "Php_Sleep", `{"seconds":30}`))
-	var je *resque.JobError
-	if !errors.As(err, &je) || je.Message != "Job exited abnormally: worker received SIGUSR1" {
-		t.Fatalf("%v", err)
+	for _, warm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("warm=%v", warm), func(t *testing.T) {
+			t.Parallel()
+			p := newPHP(t, models[1], nil)
+			if warm { // else the kill comes while the lazy pool starts its first process
+				if err := perform(t, p, job(t, "Php_Succeed", `{"name":"warm"}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("worker received SIGUSR1")) })
+			err := p.Perform(ctx, job(t, "Php_Sleep", `{"seconds":30}`))
+			var je *resque.JobError
+			if !errors.As(err, &je) || je.Message != "Job exited abnormally: worker received SIGUSR1" {
+				t.Fatalf("%v", err)
+			}
+		})
 	}
 }
 
