@@ -405,6 +405,19 @@ func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, lo
 				continue
 			}
 			pr.child.Store(0)
+			if once {
+				// The process's exit counts, as php-resque reads its child's exit status
+				// after perform(): a fatal error in a destructor or a shutdown function
+				// makes the job a dirty exit.
+				select {
+				case <-pr.done:
+					if pr.exit != nil {
+						return p.died(pr, job, nil)
+					}
+				case <-ctx.Done():
+					return p.kill(ctx, pr, job)
+				}
+			}
 			return outcome(r, job)
 		case <-ctx.Done():
 			return p.kill(ctx, pr, job)

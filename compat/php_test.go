@@ -501,3 +501,49 @@ func TestOutputEndsWithTheJob(t *testing.T) {
 		}
 	}
 }
+
+// A job process (or forked child) ends as PHP ends it: shutdown functions, destructors,
+// output buffers flushed and logged with the job; a fatal error in a destructor is still
+// the dirty exit PHP's exit code makes it. (Fork isolation ends its children without PHP's
+// teardown, after these steps: see runner.php's quickExit.)
+func TestJobProcessShutdown(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		if m.isolation == IsolationNone && m.mode == ModePool {
+			continue // the warm process itself goes on: its shutdown comes at its exit
+		}
+		for _, fatal := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/fatal=%v", m.name, fatal), func(t *testing.T) {
+				t.Parallel()
+				var buf syncBuffer
+				p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+				file := filepath.Join(t.TempDir(), "steps")
+				j := job(t, "Php_Shutdown", fmt.Sprintf(`{"file":%q,"fatal":%v}`, file, fatal))
+				err := perform(t, p, j)
+				var je *resque.JobError
+				switch {
+				case fatal && (!errors.As(err, &je) || je.Message != "Job exited with exit code 255"):
+					t.Errorf("fatal error in a destructor: %v, want exit code 255", err)
+				case !fatal && err != nil:
+					t.Errorf("%v", err)
+				}
+				if b, _ := os.ReadFile(file); string(b) != "shutdown\ndestruct\n" {
+					t.Errorf("steps %q, want the shutdown function, then the destructor", b)
+				}
+				var got []string
+				for _, l := range outputLines(t, &buf) {
+					if l.Stream == "stdout" {
+						if l.JobID != j.ID {
+							t.Errorf("%+v: not attributed to %s", l, j.ID)
+						}
+						got = append(got, l.Message)
+					}
+				}
+				// (The buffer may end its own line: per-job ends the job's output after perform.)
+				if want := "buffered in performfrom shutdown functionfrom destructor"; strings.Join(got, "") != want {
+					t.Errorf("stdout %q, want %q", strings.Join(got, "|"), want)
+				}
+			})
+		}
+	}
+}
