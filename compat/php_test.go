@@ -547,3 +547,30 @@ func TestJobProcessShutdown(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPerform runs no-op PHP jobs through each process model, one at a time.
+func BenchmarkPerform(b *testing.B) {
+	for _, m := range models {
+		b.Run(m.name, func(b *testing.B) {
+			needPHP(b)
+			p, err := New(Config{AppInclude: app("bootstrap.php"), Mode: m.mode, Isolation: m.isolation, Logger: zerolog.Nop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			j, err := resque.NewJob("bench", []byte(`{"class":"Php_Noop","args":[{"n":1}],"id":"0123456789abcdef0123456789abcdef"}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Perform(context.Background(), j); err != nil { // the warm process
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := p.Perform(context.Background(), j); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
