@@ -152,8 +152,8 @@ func newPHPBridge(ctx context.Context, s workSettings, log zerolog.Logger) (*com
 		php.Close()
 		return nil, err
 	}
-	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Str("app_include", s.AppInclude).
-		Msg("PHP bridge ready for classes without a Go handler")
+	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Int("pool", php.Config().PoolSize).
+		Str("app_include", s.AppInclude).Msg("PHP bridge ready for classes without a Go handler (php starts with the first)")
 	return php, nil
 }
 

@@ -24,7 +24,9 @@
 // The embedded php/runner.php is the PHP side. goresque passes the job on the process's
 // stdin and reads the outcome on file descriptor 3, never on argv and never through a
 // shell; each message is "<length>\n<JSON>". The job's own stdout and stderr are logged with
-// the job's id. Every process runs in its own process group, so a timeout, SIGUSR1 or
+// the job's id, line by line; after each job the runner writes a random end mark on both
+// streams before its reply, so a last line without a newline is logged when the job ends
+// and no line is attributed to the next job (output.go). Every process runs in its own process group, so a timeout, SIGUSR1 or
 // SIGTERM kills the job and everything it started (SIGTERM, then SIGKILL after KillGrace).
 //
 // Outcomes map onto php-resque's records: an exception becomes a failure with the PHP
