@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,15 +105,8 @@ func TestLazyPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	processed(501)
-	// The warm process, and (fork isolation) the child it forked ahead for the next job.
-	var warm []int
-	for _, pid := range phpProcs(t, php) {
-		if ppid(pid) == os.Getpid() {
-			warm = append(warm, pid)
-		}
-	}
-	if len(warm) != 1 {
-		t.Fatalf("after one PHP job: warm php processes %v, want one", warm)
+	if pids := phpProcs(t, php); len(pids) != 1 {
+		t.Fatalf("after one PHP job: php processes %v, want one warm process", pids)
 	}
 	for deadline := time.Now().Add(10 * time.Second); len(phpProcs(t, php)) > 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -189,55 +181,4 @@ func ppid(pid int) int {
 	}
 	n, _ := strconv.Atoi(string(f[1]))
 	return n
-}
-
-// In fork isolation the warm process forks the next job's child ahead of the job. A child
-// killed while it waits is replaced at the job's start; none outlives Close.
-func TestForkAhead(t *testing.T) {
-	t.Parallel()
-	if _, err := os.Stat("/proc/self/environ"); err != nil {
-		t.Skip("needs Linux's /proc to find the php processes")
-	}
-	p := newPHP(t, models[1], nil)
-	if err := perform(t, p, job(t, "Php_Succeed", `{"name":"first"}`)); err != nil {
-		t.Fatal(err)
-	}
-	var spare []int
-	for deadline := time.Now().Add(10 * time.Second); len(spare) == 0; time.Sleep(10 * time.Millisecond) {
-		for _, pid := range phpProcs(t, p) {
-			if pp := ppid(pid); pp != os.Getpid() && pp != 0 {
-				spare = append(spare, pid)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no child forked ahead after a job")
-		}
-	}
-	if len(spare) != 1 {
-		t.Fatalf("children forked ahead: %v, want one", spare)
-	}
-	if err := syscall.Kill(spare[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	// Dead (a zombie: its socket closed) before the next job comes.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(spare[0]) + "/stat")
-		if i := bytes.LastIndexByte(b, ')'); err != nil || i > 0 && bytes.HasPrefix(b[i+1:], []byte(" Z")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the killed child is still alive")
-		}
-	}
-	j := job(t, "Php_State", `{}`)
-	if err := perform(t, p, j); err != nil {
-		t.Fatalf("after the waiting child was killed: %v", err)
-	}
-	if r, _ := j.Result(); r == nil {
-		t.Fatal("no result")
-	}
-	p.Close()
-	if pids := phpProcs(t, p); len(pids) != 0 {
-		t.Errorf("php processes %v after Close", pids)
-	}
 }

@@ -109,13 +109,6 @@ function endOutput()
 
 function receive()
 {
-    $data = receiveRaw();
-    return $data === null ? null : json_decode($data, true);
-}
-
-/** Reads one request's JSON, undecoded (null when stdin closes). */
-function receiveRaw()
-{
     $line = fgets(STDIN);
     if ($line === false) {
         return null;
@@ -129,7 +122,7 @@ function receiveRaw()
         }
         $data .= $chunk;
     }
-    return $data;
+    return json_decode($data, true);
 }
 
 /** Defines php-resque's exception classes only when the application cannot load them. */
@@ -319,84 +312,35 @@ function quickExit($sock)
     });
 }
 
-/**
- * Forks the child that will run the next job, ahead of it: php-resque forks when a job
- * arrives, the warm process forks as soon as it has answered for the previous job, so the
- * fork (and arming the death signal) is off the next job's path. The child is the same as
- * one forked later would be: the warm process does nothing between jobs but wait. The
- * child waits on its socket for the request (until the parent shuts the socket's writing
- * side), runs it, writes the outcome back on the same socket and ends (quickExit).
- * Returns array(pid, socket), or null when fork fails.
- */
-function forkChild($prctl)
+/** Runs one job in a child forked from this warm process (php-resque's Resque::fork). */
+function performForked($req, $prctl)
 {
-    $pair = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
-    if ($pair === false) {
-        return null;
+    if (!function_exists('pcntl_fork')) {
+        return perform($req);
     }
+    $pair = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
     if (class_exists('Resque', false) && method_exists('Resque', 'fork')) {
         $pid = \Resque::fork(); // drops php-resque's Redis connection first
     } else {
         $pid = pcntl_fork();
     }
     if ($pid === -1 || $pid === false) {
-        fclose($pair[0]);
-        fclose($pair[1]);
-        return null;
+        return array('exception' => 'RuntimeException', 'message' => 'Unable to fork child worker.', 'backtrace' => array('#0 {main}'));
     }
     if ($pid === 0) {
         fclose($pair[0]);
         posix_setpgid(0, 0);
         dieWithParent($prctl);
-        $data = stream_get_contents($pair[1]);
-        if ($data === false || $data === '') {
-            // Not needed after all (the warm process is stopping): nothing to run or flush.
-            if (function_exists('posix_kill')) {
-                posix_kill(posix_getpid(), 9);
-            }
-            exit(0);
-        }
-        $reply = perform(json_decode($data, true));
+        $reply = perform($req);
         $json = json_encode($reply, JSON_PARTIAL_OUTPUT_ON_ERROR);
         fwrite($pair[1], $json);
         quickExit($pair[1]);
         exit(0);
     }
     fclose($pair[1]);
-    return array($pid, $pair[0]);
-}
-
-/** Ends a child forked ahead that will not run a job. */
-function dropChild($child)
-{
-    fclose($child[1]); // the child reads EOF and ends
-    pcntl_waitpid($child[0], $status);
-}
-
-/**
- * Runs one job (its request's raw JSON) in a child forked from this warm process, as
- * php-resque's Resque::fork does: in $spare, forked ahead, when there is one.
- */
-function performForked($raw, $prctl, &$spare)
-{
-    $child = $spare;
-    $spare = null;
-    if ($child !== null && @fwrite($child[1], $raw) !== strlen($raw)) {
-        dropChild($child); // died while it waited (killed from outside)
-        $child = null;
-    }
-    if ($child === null) {
-        $child = forkChild($prctl);
-        if ($child === null) {
-            return array('exception' => 'RuntimeException', 'message' => 'Unable to fork child worker.', 'backtrace' => array('#0 {main}'));
-        }
-        fwrite($child[1], $raw);
-    }
-    list($pid, $sock) = $child;
-    stream_socket_shutdown($sock, STREAM_SHUT_WR);
     send(array('child' => $pid));
-    $json = stream_get_contents($sock);
-    fclose($sock);
+    $json = stream_get_contents($pair[0]);
+    fclose($pair[0]);
     pcntl_waitpid($pid, $status);
     $quick = substr($json, -strlen(QUICK_EXIT)) === QUICK_EXIT;
     if ($quick) {
@@ -436,25 +380,14 @@ switch ($mode) {
         exit(0);
     case 'pool':
         bootstrap();
-        $fork = getenv('GORESQUE_ISOLATION') === 'fork' && function_exists('pcntl_fork');
+        $fork = getenv('GORESQUE_ISOLATION') === 'fork';
         $prctl = $fork ? prctlBinding() : null;
-        $spare = null;
         endOutput();
         send(array('ready' => true));
-        while (true) {
-            if ($fork && $spare === null) {
-                $spare = forkChild($prctl);
-            }
-            $raw = receiveRaw();
-            if ($raw === null) {
-                break;
-            }
-            $reply = $fork ? performForked($raw, $prctl, $spare) : perform(json_decode($raw, true));
+        while (($req = receive()) !== null) {
+            $reply = $fork ? performForked($req, $prctl) : perform($req);
             endOutput();
             send($reply);
-        }
-        if ($spare !== null) {
-            dropChild($spare);
         }
         exit(0);
     default:
