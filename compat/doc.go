@@ -13,7 +13,9 @@
 //
 // ModePool keeps long-lived `php` processes that load the application once and take jobs
 // over a pipe. With IsolationFork (the default) each job runs in a child forked from the
-// warm process, as php-resque forks per job; with IsolationNone it runs in the warm process
+// warm process, as php-resque forks per job (and ended without PHP's teardown once its
+// shutdown functions and destructors have run: runner.php's quickExit says why); with
+// IsolationNone it runs in the warm process
 // itself (fastest; state carries over between jobs, as with RoadRunner). Processes are
 // recycled after MaxJobs jobs, above MaxMemory, after TTL, or when they die. The pool is
 // lazy: the first PHP job starts the first warm process, and one idle for IdleTimeout
