@@ -75,6 +75,7 @@ type phpSettings struct {
 	Isolation compat.Isolation
 	Binary    string
 	Args      []string
+	Pool      int // GORESQUE_PHP_POOL; 0: the default (see phpPoolSize)
 	Timeout   time.Duration
 	MaxJobs   int
 	MaxMemory int64
@@ -110,6 +111,11 @@ func readPHPSettings(src source) (phpSettings, error) {
 	if v, ok := src.get("php-ttl", "GORESQUE_PHP_TTL"); ok && v != "" {
 		if p.TTL, err = parseSeconds(v); err != nil {
 			return p, badSetting("GORESQUE_PHP_TTL=%q: %v", v, err)
+		}
+	}
+	if v, ok := src.get("php-pool", "GORESQUE_PHP_POOL"); ok && v != "" {
+		if p.Pool, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || p.Pool < 0 {
+			return p, badSetting("GORESQUE_PHP_POOL=%q: want a whole number of PHP processes (0: the default)", v)
 		}
 	}
 	if v, ok := src.get("php-max-jobs", "GORESQUE_PHP_MAX_JOBS"); ok && v != "" {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,8 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 				return s.PHP.Mode == compat.ModePerJob && s.PHP.Timeout == 90*time.Second && s.PHP.MaxMemory == 256<<20 &&
 					strings.Join(s.PHP.Args, "|") == "-d|memory_limit=512M|-n"
 			}},
+		{name: "PHP pool", env: map[string]string{"QUEUE": "q", "GORESQUE_PHP_POOL": "3"}, check: func(s workSettings) bool { return s.PHP.Pool == 3 }},
+		{name: "PHP pool negative", env: map[string]string{"QUEUE": "q", "GORESQUE_PHP_POOL": "-1"}, err: "GORESQUE_PHP_POOL"},
 		{name: "PHP isolation typo", env: map[string]string{"QUEUE": "q", "GORESQUE_PHP_ISOLATION": "forks"}, err: "GORESQUE_PHP_ISOLATION"},
 		{name: "shutdown timeout", env: map[string]string{"QUEUE": "q", "GORESQUE_SHUTDOWN_TIMEOUT": "2.5"},
 			check: func(s workSettings) bool { return s.ShutdownTimeout == 2500*time.Millisecond }},
@@ -102,5 +105,16 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 				t.Errorf("settings: %+v", s)
 			}
 		})
+	}
+}
+
+func TestPHPPoolSize(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, tc := range []struct{ pool, slots, want int }{
+		{0, 50, min(cpus, 50)}, {0, 1, 1}, {3, 50, 3}, {8, 2, 2},
+	} {
+		if got := phpPoolSize(tc.pool, tc.slots); got != tc.want {
+			t.Errorf("phpPoolSize(%d, %d) = %d, want %d", tc.pool, tc.slots, got, tc.want)
+		}
 	}
 }

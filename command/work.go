@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"github.com/goresque/goresque/compat"
@@ -33,6 +34,7 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 		&cli.StringFlag{Name: "php-isolation", Usage: "pool: fork (a child per job, as php-resque) or none (jobs run in the warm process) (env GORESQUE_PHP_ISOLATION; default fork)"},
 		&cli.StringFlag{Name: "php-binary", Usage: "php executable (env GORESQUE_PHP_BINARY; default php)"},
 		&cli.StringFlag{Name: "php-args", Usage: "extra php arguments, split on spaces, e.g. \"-d memory_limit=512M\" (env GORESQUE_PHP_ARGS)"},
+		&cli.StringFlag{Name: "php-pool", Usage: "the most PHP jobs (and php processes) at once, started lazily (env GORESQUE_PHP_POOL; default: CPUs, at most the slots)"},
 		&cli.StringFlag{Name: "php-timeout", Usage: "kill a PHP job after this long, recorded as a dirty exit (env GORESQUE_PHP_TIMEOUT; default: no limit)"},
 		&cli.StringFlag{Name: "php-max-jobs", Usage: "recycle a warm PHP process after this many jobs (env GORESQUE_PHP_MAX_JOBS)"},
 		&cli.StringFlag{Name: "php-max-memory", Usage: "recycle a warm PHP process above this resident size, in MB (env GORESQUE_PHP_MAX_MEMORY)"},
@@ -143,7 +145,7 @@ func newPHPBridge(ctx context.Context, s workSettings, log zerolog.Logger) (*com
 	}
 	php, err := compat.New(compat.Config{
 		Binary: s.PHP.Binary, Args: s.PHP.Args, AppInclude: s.AppInclude, Env: env,
-		Mode: s.PHP.Mode, Isolation: s.PHP.Isolation, PoolSize: s.Concurrency,
+		Mode: s.PHP.Mode, Isolation: s.PHP.Isolation, PoolSize: phpPoolSize(s.PHP.Pool, s.Concurrency),
 		Timeout: s.PHP.Timeout, MaxJobs: s.PHP.MaxJobs, MaxMemory: s.PHP.MaxMemory, TTL: s.PHP.TTL,
 		Dialect: s.Dialect, Logger: log, Debug: s.PHP.Debug,
 	})
@@ -154,9 +156,18 @@ func newPHPBridge(ctx context.Context, s workSettings, log zerolog.Logger) (*com
 		php.Close()
 		return nil, err
 	}
-	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Str("app_include", s.AppInclude).
-		Msg("PHP bridge ready for classes without a Go handler")
+	log.Info().Str("mode", s.PHP.Mode.String()).Str("isolation", s.PHP.Isolation.String()).Int("pool", php.Config().PoolSize).
+		Str("app_include", s.AppInclude).Msg("PHP bridge ready for classes without a Go handler (php starts with the first)")
 	return php, nil
+}
+
+// phpPoolSize is the PHP pool's size: GORESQUE_PHP_POOL, by default the number of CPUs (PHP
+// jobs are CPU-bound more often than a Go job), never more than the slots that could use it.
+func phpPoolSize(pool, slots int) int {
+	if pool <= 0 {
+		pool = runtime.NumCPU()
+	}
+	return max(1, min(pool, slots))
 }
 
 // writePIDFile writes the pid as php-resque does (file_put_contents($PIDFILE, getmypid())),

@@ -84,9 +84,14 @@ type Config struct {
 	// Mode and Isolation select the process model.
 	Mode      Mode
 	Isolation Isolation
-	// PoolSize is the number of warm processes; goresque sets it to the worker's
-	// concurrency. Zero means 1.
+	// PoolSize is the most PHP jobs run at once, so the most php processes (warm ones in
+	// ModePool, which start lazily with the first PHP job); more callers wait for a turn.
+	// goresque sets it from GORESQUE_PHP_POOL (default: the number of CPUs, never more
+	// than the worker's slots). Zero means 1.
 	PoolSize int
+	// IdleTimeout stops a warm process that has had no job for that long. Zero means one
+	// minute.
+	IdleTimeout time.Duration
 	// Timeout ends a job that runs longer (its process group is killed; the job is
 	// recorded as a dirty exit). Zero means no limit, as in php-resque.
 	Timeout time.Duration
@@ -135,11 +140,17 @@ func (c Config) normalized() (Config, error) {
 	if c.PoolSize <= 0 {
 		c.PoolSize = 1
 	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = time.Minute
+	}
 	if c.KillGrace <= 0 {
 		c.KillGrace = 5 * time.Second
 	}
 	if c.Timeout < 0 || c.MaxJobs < 0 || c.MaxMemory < 0 || c.TTL < 0 {
 		return c, errors.New("compat: negative limit")
+	}
+	if c.MaxMemory > 0 && !canMeasureMemory {
+		return c, errors.New("compat: MaxMemory (GORESQUE_PHP_MAX_MEMORY) needs Linux's /proc to measure a process")
 	}
 	return c, nil
 }

@@ -35,11 +35,16 @@ type PHP struct {
 	dir    string // a private directory to remove on Close, or ""
 	runner string
 	log    zerolog.Logger
+	mark   []byte // the end mark of a job's output (see output)
 
-	idle   chan *proc // warm processes not running a job (ModePool)
-	mu     sync.Mutex
-	live   map[*proc]bool
-	closed bool
+	slots chan struct{} // one per PHP job running (PoolSize)
+
+	mu      sync.Mutex
+	idle    []*proc // warm processes not running a job (ModePool), the most recent last
+	live    map[*proc]bool
+	closed  bool
+	reaping bool          // the idle reaper runs
+	quit    chan struct{} // closed by Close: stops the reaper
 }
 
 // New checks cfg (the php binary must exist: a *NotFoundError otherwise) and makes sure the
@@ -58,8 +63,10 @@ func New(cfg Config) (*PHP, error) {
 		dir:    tmp,
 		runner: runner,
 		log:    cfg.Logger.With().Str("component", "php").Logger(),
-		idle:   make(chan *proc, cfg.PoolSize),
+		mark:   newMark(),
+		slots:  make(chan struct{}, cfg.PoolSize),
 		live:   map[*proc]bool{},
+		quit:   make(chan struct{}),
 	}, nil
 }
 
@@ -105,27 +112,13 @@ func (p *PHP) Config() Config { return p.cfg }
 
 // Check loads the application once, as a job process would, and returns an error wrapping
 // ErrAppInclude, with PHP's own message, when that fails (a missing APP_INCLUDE, a parse
-// error, an exception during bootstrap). In ModePool it also starts the warm processes.
+// error, an exception during bootstrap). The process it starts exits at once: warm
+// processes start with the first PHP job, so a worker whose jobs all have Go handlers runs
+// no php at all.
 func (p *PHP) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if p.cfg.Mode == ModePool {
-		var procs []*proc
-		defer func() {
-			for _, pr := range procs {
-				p.release(pr)
-			}
-		}()
-		for range p.cfg.PoolSize {
-			pr, err := p.start(ctx, "pool")
-			if err != nil {
-				return err
-			}
-			procs = append(procs, pr)
-		}
-		return nil
-	}
-	pr, err := p.start(ctx, "check")
+	pr, err := p.start(ctx, runCheck)
 	if err != nil {
 		return err
 	}
@@ -136,6 +129,9 @@ func (p *PHP) Check(ctx context.Context) error {
 // Close stops the warm processes and removes the runner's directory.
 func (p *PHP) Close() error {
 	p.mu.Lock()
+	if !p.closed {
+		close(p.quit)
+	}
 	p.closed = true
 	var procs []*proc
 	for pr := range p.live {
@@ -158,27 +154,45 @@ func (p *PHP) Perform(ctx context.Context, job *resque.Job) error {
 		l := p.log.With().Str("class", job.Class).Str("job_id", job.ID).Logger()
 		log = &l
 	}
+	req, err := request(job)
+	if err != nil {
+		return err
+	}
+	// At most PoolSize PHP jobs at once; the time spent waiting for a turn is not the
+	// job's (Timeout starts after it).
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return abnormal(ctx)
+	}
 	if p.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, p.cfg.Timeout, fmt.Errorf("timed out after %v", p.cfg.Timeout))
 		defer cancel()
 	}
-	req, err := request(job)
-	if err != nil {
-		return err
-	}
 	if p.cfg.Mode == ModePerJob {
-		pr, err := p.start(ctx, "once")
+		pr, err := p.start(ctx, runOnce)
 		if err != nil {
 			return err
 		}
-		return p.run(ctx, pr, req, job, log, true)
+		return p.run(ctx, pr, req, job, log)
 	}
 	pr, err := p.acquire(ctx)
 	if err != nil {
+		if ctx.Err() != nil { // killed (timeout, SIGUSR1, SIGTERM) while php started
+			return abnormal(ctx)
+		}
 		return err
 	}
-	return p.run(ctx, pr, req, job, log, false)
+	return p.run(ctx, pr, req, job, log)
+}
+
+// abnormal is the outcome of a job ended by ctx (a timeout, SIGUSR1, SIGTERM), as
+// php-resque records a child it killed.
+func abnormal(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
 }
 
 // request is the message the runner reads: the payload exactly as taken from the queue.
@@ -213,36 +227,53 @@ type reply struct {
 	Mem         int64           `json:"mem"`
 }
 
-// proc is one php process.
-type proc struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	replies chan reply
-	done    chan struct{} // closed when the process has exited
-	exit    error         // cmd.Wait's result, valid after done
-	started time.Time
-	jobs    int
-	out     atomic.Pointer[zerolog.Logger] // where the process's output goes now
-	child   atomic.Int64                   // pid of the forked child running a job
-	isReady atomic.Bool                    // the runner said it is ready
+// runMode is what a runner process is started for: runner.php's first argument.
+type runMode int
+
+const (
+	runCheck runMode = iota // load the application once, report, exit (Check)
+	runOnce                 // run the one job read from stdin, then exit (ModePerJob)
+	runPool                 // load once, run jobs from stdin until it closes (ModePool)
+)
+
+func (m runMode) String() string {
+	switch m {
+	case runCheck:
+		return "check"
+	case runOnce:
+		return "once"
+	}
+	return "pool"
 }
 
-// start starts a runner process in mode and waits for it to be ready ("check", "pool"), or
-// returns at once ("once").
-func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
-	args := append(append([]string{}, p.cfg.Args...), p.runner, mode)
+// proc is one php process.
+type proc struct {
+	mode      runMode
+	cmd       *exec.Cmd
+	stdin     io.WriteCloser
+	replies   chan reply
+	done      chan struct{} // closed when the process has exited
+	exit      error         // cmd.Wait's result, valid after done
+	started   time.Time
+	idleSince time.Time // when it last went idle (ModePool)
+	jobs      int
+	out       *output
+	marks     int64        // end marks the output shows after the last job (see output)
+	child     atomic.Int64 // pid of the forked child running a job
+}
+
+// start starts a runner process in mode and waits for it to be ready (runCheck, runPool),
+// or returns at once (runOnce).
+func (p *PHP) start(ctx context.Context, mode runMode) (*proc, error) {
+	args := append(append([]string{}, p.cfg.Args...), p.runner, mode.String())
 	cmd := exec.Command(p.cfg.Binary, args...)
 	cmd.Env = append(os.Environ(), p.cfg.Env...)
 	cmd.Env = append(cmd.Env,
 		"APP_INCLUDE="+p.cfg.AppInclude,
 		"GORESQUE_DIALECT="+p.cfg.Dialect.String(),
-		"GORESQUE_ISOLATION="+p.cfg.Isolation.String())
-	// Its own process group, so that a timeout or a kill ends the job and whatever it
-	// started; and it dies with the worker (a worker killed with SIGKILL cannot stop it), so
-	// no orphaned PHP process goes on with a job the next worker records as a dirty exit. A
-	// child forked for a job (IsolationFork) asks for the same itself (runner.php's
-	// dieWithParent, through PHP's FFI where it is available).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		"GORESQUE_ISOLATION="+p.cfg.Isolation.String(),
+		"GORESQUE_OUTPUT_MARK="+string(p.mark))
+	cmd.SysProcAttr = procAttr()
 	rr, rw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("compat: %w", err)
@@ -256,37 +287,15 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 	}
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
-	pr := &proc{cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
-	pr.out.Store(&p.log)
-	var startOut bytes.Buffer // start-up output, for the error when the application fails to load
-	var startMu sync.Mutex
+	pr := &proc{mode: mode, cmd: cmd, stdin: stdin, replies: make(chan reply, 4), done: make(chan struct{}), started: time.Now()}
+	pr.out = newOutput(p.mark, &p.log, mode != runOnce)
 	if err := cmd.Start(); err != nil {
 		rr.Close()
 		rw.Close()
 		return nil, fmt.Errorf("compat: start php: %w", err)
 	}
 	rw.Close()
-	var outputs sync.WaitGroup
-	for _, s := range []struct {
-		r    io.Reader
-		name string
-	}{{stdout, "stdout"}, {stderr, "stderr"}} {
-		outputs.Add(1)
-		go func() {
-			defer outputs.Done()
-			sc := bufio.NewScanner(s.r)
-			sc.Buffer(make([]byte, 64*1024), 1024*1024)
-			for sc.Scan() {
-				line := sc.Text()
-				if mode != "once" && !pr.ready() {
-					startMu.Lock()
-					startOut.WriteString(line + "\n")
-					startMu.Unlock()
-				}
-				pr.out.Load().Info().Str("stream", s.name).Int("php_pid", cmd.Process.Pid).Msg(line)
-			}
-		}()
-	}
+	pr.out.follow(cmd.Process.Pid, stdout, stderr)
 	go func() {
 		defer rr.Close()
 		br := bufio.NewReader(rr)
@@ -308,20 +317,21 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 		}
 	}()
 	go func() {
-		outputs.Wait() // read all output before Wait closes the pipes
+		<-pr.out.ended // read all output before Wait closes the pipes
 		pr.exit = cmd.Wait()
 		close(pr.done)
 	}()
 	p.mu.Lock()
 	p.live[pr] = true
 	p.mu.Unlock()
-	if mode == "once" {
+	if mode == runOnce {
 		return pr, nil
 	}
 	select {
 	case r, ok := <-pr.replies:
 		if ok && r.Ready {
-			pr.markReady()
+			pr.marks = 1 // start-up output ends with a mark too
+			pr.out.await(pr.marks)
 			return pr, nil
 		}
 	case <-ctx.Done():
@@ -330,17 +340,12 @@ func (p *PHP) start(ctx context.Context, mode string) (*proc, error) {
 	}
 	<-pr.done
 	p.forget(pr)
-	startMu.Lock()
-	msg := strings.TrimSpace(startOut.String())
-	startMu.Unlock()
+	msg := strings.TrimSpace(pr.out.startupOutput())
 	if msg == "" {
 		msg = describeExit(pr.exit)
 	}
 	return nil, fmt.Errorf("%w (APP_INCLUDE=%q): %s", ErrAppInclude, p.cfg.AppInclude, msg)
 }
-
-func (pr *proc) ready() bool { return pr.isReady.Load() }
-func (pr *proc) markReady()  { pr.isReady.Store(true) }
 
 func readFrame(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadString('\n')
@@ -365,89 +370,15 @@ func writeFrame(w io.Writer, msg []byte) error {
 	return err
 }
 
-// acquire returns a warm process, starting one when none is idle.
-func (p *PHP) acquire(ctx context.Context) (*proc, error) {
-	for {
-		select {
-		case pr := <-p.idle:
-			select {
-			case <-pr.done:
-				p.forget(pr)
-				continue // died while idle
-			default:
-				return pr, nil
-			}
-		default:
-		}
-		return p.start(ctx, "pool")
-	}
-}
-
-// release returns a warm process to the pool, or stops it when it must be recycled.
-func (p *PHP) release(pr *proc) {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	reason := ""
-	select {
-	case <-pr.done:
-		p.forget(pr)
-		return
-	default:
-	}
-	switch {
-	case closed:
-		reason = "closing"
-	case p.cfg.MaxJobs > 0 && pr.jobs >= p.cfg.MaxJobs:
-		reason = "max jobs reached"
-	case p.cfg.TTL > 0 && time.Since(pr.started) >= p.cfg.TTL:
-		reason = "time to live reached"
-	case p.cfg.MaxMemory > 0 && rss(pr.cmd.Process.Pid) > p.cfg.MaxMemory:
-		reason = "memory limit reached"
-	}
-	if reason == "" {
-		select {
-		case p.idle <- pr:
-			return
-		default:
-			reason = "pool full"
-		}
-	}
-	p.log.Debug().Int("php_pid", pr.cmd.Process.Pid).Int("jobs", pr.jobs).Msg("recycling PHP process: " + reason)
-	go p.stop(pr)
-}
-
-// stop ends a process: stdin closed (the runner exits after its job), then SIGTERM and
-// SIGKILL to its group if it lingers.
-func (p *PHP) stop(pr *proc) {
-	pr.stdin.Close()
-	select {
-	case <-pr.done:
-	case <-time.After(p.cfg.KillGrace):
-		killGroup(pr.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-pr.done:
-		case <-time.After(p.cfg.KillGrace):
-			killGroup(pr.cmd.Process.Pid, syscall.SIGKILL)
-			<-pr.done
-		}
-	}
-	p.forget(pr)
-}
-
-func (p *PHP) forget(pr *proc) {
-	p.mu.Lock()
-	delete(p.live, pr)
-	p.mu.Unlock()
-}
-
 // run sends req to pr and waits for the outcome, killing the job if ctx ends first.
-func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger, once bool) (err error) {
-	// The job's output is logged with its id. The logger stays until the next job: the
-	// output reader may still be reading lines the job printed before it replied.
-	pr.out.Store(log)
+func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, log *zerolog.Logger) (err error) {
+	once := pr.mode == runOnce
+	// The job's output is logged with its id, up to the job's end marks.
+	pr.out.log.Store(log)
 	pr.jobs++
+	pr.marks++
 	defer func() {
+		pr.out.await(pr.marks)
 		if once {
 			p.stop(pr)
 			return
@@ -474,6 +405,19 @@ func (p *PHP) run(ctx context.Context, pr *proc, req []byte, job *resque.Job, lo
 				continue
 			}
 			pr.child.Store(0)
+			if once {
+				// The process's exit counts, as php-resque reads its child's exit status
+				// after perform(): a fatal error in a destructor or a shutdown function
+				// makes the job a dirty exit.
+				select {
+				case <-pr.done:
+					if pr.exit != nil {
+						return p.died(pr, job, nil)
+					}
+				case <-ctx.Done():
+					return p.kill(ctx, pr, job)
+				}
+			}
 			return outcome(r, job)
 		case <-ctx.Done():
 			return p.kill(ctx, pr, job)
@@ -529,7 +473,6 @@ func (p *PHP) died(pr *proc, job *resque.Job, werr error) error {
 // group in fork isolation (the warm process survives), else the whole process group.
 // SIGTERM first, SIGKILL after KillGrace.
 func (p *PHP) kill(ctx context.Context, pr *proc, job *resque.Job) error {
-	cause := context.Cause(ctx)
 	target := pr.cmd.Process.Pid
 	if c := pr.child.Load(); c > 0 {
 		target = int(c)
@@ -542,15 +485,15 @@ func (p *PHP) kill(ctx context.Context, pr *proc, job *resque.Job) error {
 		case r, ok := <-pr.replies:
 			if !ok {
 				<-pr.done
-				return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+				return abnormal(ctx)
 			}
 			if r.Child > 0 {
 				continue
 			}
 			pr.child.Store(0)
-			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+			return abnormal(ctx)
 		case <-pr.done:
-			return resque.DirtyExit("Job exited abnormally: "+cause.Error(), cause)
+			return abnormal(ctx)
 		case <-grace.C:
 			killGroup(target, syscall.SIGKILL)
 		}
@@ -568,18 +511,4 @@ func describeExit(err error) string {
 		return "php exited before it was ready"
 	}
 	return "php: " + err.Error()
-}
-
-// rss is a process's resident size in bytes (0 when unknown).
-func rss(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
 }

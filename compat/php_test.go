@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -251,14 +252,16 @@ func TestTimeoutKillsTheJob(t *testing.T) {
 	for _, m := range models {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPHP(t, m, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			// The limit covers the next job's php start too (per-job, or a warm process
+			// replacing the killed one): long enough for that on a loaded machine.
+			p := newPHP(t, m, func(c *Config) { c.Timeout = 3 * time.Second })
 			start := time.Now()
 			err := perform(t, p, job(t, "Php_Sleep", `{"seconds":30}`))
 			var je *resque.JobError
-			if !errors.As(err, &je) || je.Exception != resque.ExceptionDirtyExit || !strings.Contains(je.Message, "timed out after 300ms") {
+			if !errors.As(err, &je) || je.Exception != resque.ExceptionDirtyExit || !strings.Contains(je.Message, "timed out after 3s") {
 				t.Fatalf("%v", err)
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			if d := time.Since(start); d > 15*time.Second {
 				t.Errorf("took %v", d)
 			}
 			if err := perform(t, p, job(t, "Php_Succeed", `{"name":"next"}`)); err != nil {
@@ -270,13 +273,23 @@ func TestTimeoutKillsTheJob(t *testing.T) {
 
 func TestCancelKillsTheJob(t *testing.T) {
 	t.Parallel()
-	p := newPHP(t, models[1], nil)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("worker received SIGUSR1")) })
-	err := p.Perform(ctx, job(t, "Php_Sleep", `{"seconds":30}`))
-	var je *resque.JobError
-	if !errors.As(err, &je) || je.Message != "Job exited abnormally: worker received SIGUSR1" {
-		t.Fatalf("%v", err)
+	for _, warm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("warm=%v", warm), func(t *testing.T) {
+			t.Parallel()
+			p := newPHP(t, models[1], nil)
+			if warm { // else the kill comes while the lazy pool starts its first process
+				if err := perform(t, p, job(t, "Php_Succeed", `{"name":"warm"}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("worker received SIGUSR1")) })
+			err := p.Perform(ctx, job(t, "Php_Sleep", `{"seconds":30}`))
+			var je *resque.JobError
+			if !errors.As(err, &je) || je.Message != "Job exited abnormally: worker received SIGUSR1" {
+				t.Fatalf("%v", err)
+			}
+		})
 	}
 }
 
@@ -397,4 +410,167 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// logLine is one line the bridge logged for a job's output.
+type logLine struct {
+	JobID   string `json:"job_id"`
+	Stream  string `json:"stream"`
+	Message string `json:"message"`
+}
+
+func outputLines(t *testing.T, buf *syncBuffer) []logLine {
+	t.Helper()
+	var lines []logLine
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var ll logLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if ll.Stream != "" {
+			lines = append(lines, ll)
+		}
+	}
+	return lines
+}
+
+// The seed tutorial's HelloJob prints "Hello world" without a newline: each job's output is
+// logged when the job ends (before Perform returns), attributed to that job, partial last
+// line included. It was held until the warm process exited, as one line for all jobs.
+func TestPartialOutputIsLoggedPerJob(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			var buf syncBuffer
+			p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+			for i := range 3 {
+				j := job(t, "HelloJob", `{}`)
+				if err := perform(t, p, j); err != nil {
+					t.Fatal(err)
+				}
+				lines := outputLines(t, &buf)
+				if len(lines) != i+1 {
+					t.Fatalf("after job %d, %d output lines logged: %+v", i+1, len(lines), lines)
+				}
+				if l := lines[i]; l.JobID != j.ID || l.Stream != "stdout" || l.Message != "Hello world" {
+					t.Errorf("job %d (%s) logged %+v", i+1, j.ID, l)
+				}
+			}
+		})
+	}
+}
+
+// Partial last lines on stdout and stderr, a buffer left open, exit() inside perform().
+func TestOutputEndsWithTheJob(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		for _, args := range []string{`{}`, `{"buffered":true}`, `{"exit":true}`} {
+			t.Run(m.name+args, func(t *testing.T) {
+				t.Parallel()
+				var buf syncBuffer
+				p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+				var ids []string
+				for range 2 {
+					j := job(t, "Php_Partial", args)
+					if err := perform(t, p, j); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, j.ID)
+				}
+				last := "out two"
+				if strings.Contains(args, "buffered") {
+					last = "out two buffered"
+				}
+				var got, want []string
+				for _, l := range outputLines(t, &buf) {
+					got = append(got, l.JobID+" "+l.Stream+" "+l.Message)
+				}
+				for _, id := range ids {
+					want = append(want, id+" stdout out one", id+" stdout "+last, id+" stderr err one", id+" stderr err two")
+				}
+				sort.Strings(got)
+				sort.Strings(want)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+		}
+	}
+}
+
+// A job process (or forked child) ends as PHP ends it: shutdown functions, destructors,
+// output buffers flushed and logged with the job; a fatal error in a destructor is still
+// the dirty exit PHP's exit code makes it. (Fork isolation ends its children without PHP's
+// teardown, after these steps: see runner.php's quickExit.)
+func TestJobProcessShutdown(t *testing.T) {
+	t.Parallel()
+	for _, m := range models {
+		if m.isolation == IsolationNone && m.mode == ModePool {
+			continue // the warm process itself goes on: its shutdown comes at its exit
+		}
+		for _, fatal := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/fatal=%v", m.name, fatal), func(t *testing.T) {
+				t.Parallel()
+				var buf syncBuffer
+				p := newPHP(t, m, func(c *Config) { c.Logger = zerolog.New(&buf) })
+				file := filepath.Join(t.TempDir(), "steps")
+				j := job(t, "Php_Shutdown", fmt.Sprintf(`{"file":%q,"fatal":%v}`, file, fatal))
+				err := perform(t, p, j)
+				var je *resque.JobError
+				switch {
+				case fatal && (!errors.As(err, &je) || je.Message != "Job exited with exit code 255"):
+					t.Errorf("fatal error in a destructor: %v, want exit code 255", err)
+				case !fatal && err != nil:
+					t.Errorf("%v", err)
+				}
+				if b, _ := os.ReadFile(file); string(b) != "shutdown\ndestruct\n" {
+					t.Errorf("steps %q, want the shutdown function, then the destructor", b)
+				}
+				var got []string
+				for _, l := range outputLines(t, &buf) {
+					if l.Stream == "stdout" {
+						if l.JobID != j.ID {
+							t.Errorf("%+v: not attributed to %s", l, j.ID)
+						}
+						got = append(got, l.Message)
+					}
+				}
+				// (The buffer may end its own line: per-job ends the job's output after perform.)
+				if want := "buffered in performfrom shutdown functionfrom destructor"; strings.Join(got, "") != want {
+					t.Errorf("stdout %q, want %q", strings.Join(got, "|"), want)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkPerform runs no-op PHP jobs through each process model, one at a time.
+func BenchmarkPerform(b *testing.B) {
+	for _, m := range models {
+		b.Run(m.name, func(b *testing.B) {
+			needPHP(b)
+			p, err := New(Config{AppInclude: app("bootstrap.php"), Mode: m.mode, Isolation: m.isolation, Logger: zerolog.Nop()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			j, err := resque.NewJob("bench", []byte(`{"class":"Php_Noop","args":[{"n":1}],"id":"0123456789abcdef0123456789abcdef"}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Perform(context.Background(), j); err != nil { // the warm process
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := p.Perform(context.Background(), j); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

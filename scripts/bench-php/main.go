@@ -1,13 +1,24 @@
-// Command bench-php measures the PHP bridge: no-op PHP jobs per second in each process
-// model against a bare `php` start, in one run, medians of several rounds.
+// Command bench-php measures PHP jobs run by goresque's bridge against real php-resque, in
+// one run, each system a real process tree draining the same pre-filled queue of no-op PHP
+// jobs (testdata/phpapp Php_Noop) from one redis-server over TCP loopback:
 //
-//	go run ./scripts/bench-php [-jobs 2000] [-rounds 5]
+//	go build -o /tmp/goresque . && go run ./scripts/bench-php -goresque now=/tmp/goresque
+//	go run ./scripts/bench-php -goresque before=/tmp/old,after=/tmp/new -rounds 3
 //
-// With PHP_RESQUE_DIR (see resque/interop_test.go) it also drains the same jobs with real
-// php-resque workers (bin/resque, fork per job) for the comparison.
+// Each row is the median of -rounds rounds: jobs/s from the process start to the last job
+// processed, the CPU of the whole process tree per job (its processes' own and their reaped
+// children's, read from /proc at the end), Redis's CPU per job (INFO cpu), and the peak
+// resident size of the tree (the sum over its processes, sampled every 20 ms). php-resque
+// (../shared/thirdparty/php-resque-1, or PHP_RESQUE_DIR) runs as its users run it:
+// bin/resque with COUNT=2, a child forked per job. Ratios are against that row.
+//
+// The last rows start each goresque with 50 slots, the bridge on and no job, and report the
+// tree's resident size after start-up (the PHP pool's footprint for a worker whose jobs all
+// have Go handlers).
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -16,191 +27,317 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
-	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/goresque/goresque/resque"
-	"github.com/rs/zerolog"
 )
 
 func main() {
-	jobs := flag.Int("jobs", 2000, "jobs per round for the warm pools")
-	slow := flag.Int("slow-jobs", 100, "jobs per round for per-job processes and php-resque")
-	rounds := flag.Int("rounds", 5, "rounds (medians are reported)")
+	jobs := flag.Int("jobs", 1000, "jobs per round for goresque")
+	slow := flag.Int("slow-jobs", 300, "jobs per round for php-resque and per-job processes")
+	rounds := flag.Int("rounds", 3, "rounds (medians are reported)")
+	bins := flag.String("goresque", "", "goresque binaries to compare, name=path,... (required)")
 	flag.Parse()
+	if *bins == "" {
+		fmt.Fprintln(os.Stderr, "bench-php: -goresque name=path is required (go build -o /tmp/goresque .)")
+		os.Exit(2)
+	}
 	root, _ := filepath.Abs(".")
 	app := filepath.Join(root, "testdata", "phpapp", "bootstrap.php")
-
-	fmt.Printf("PHP bridge bench: no-op PHP job (testdata/phpapp Php_Noop), medians of %d rounds\n", *rounds)
-	cold := medianOf(*rounds, func() float64 { return startCost(*slow) })
-	fmt.Printf("%-44s %10.2f ms/start\n", "bare php start (php -r '')", cold)
-
-	perJob := medianOf(*rounds, func() float64 {
-		return 1000 / rate(compat.Config{AppInclude: app, Mode: compat.ModePerJob}, *slow, 1)
-	})
-	fmt.Printf("%-44s %10.2f ms/job  (%.2fx the bare start)\n", "per job (fresh php per job)", perJob, perJob/cold)
-
-	for _, c := range []struct {
-		name string
-		iso  compat.Isolation
-		conc int
-		n    int
-	}{
-		{"warm pool, fork per job, 1 process", compat.IsolationFork, 1, *slow * 3},
-		{"warm pool, fork per job, 2 processes", compat.IsolationFork, 2, *slow * 3},
-		{"warm pool, no isolation, 1 process", compat.IsolationNone, 1, *jobs},
-		{"warm pool, no isolation, 2 processes", compat.IsolationNone, 2, *jobs},
-	} {
-		r := medianOf(*rounds, func() float64 {
-			return rate(compat.Config{AppInclude: app, Isolation: c.iso, PoolSize: c.conc}, c.n, c.conc)
-		})
-		fmt.Printf("%-44s %10.0f jobs/s\n", c.name, r)
+	phpResqueDir := os.Getenv("PHP_RESQUE_DIR")
+	if phpResqueDir == "" {
+		phpResqueDir = filepath.Join(root, "..", "shared", "thirdparty")
 	}
-
 	srv, err := redistest.Start(redistest.Options{TCP: true})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench-php:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	defer srv.Stop()
-	pool := srv.Pool()
-	defer pool.Close()
-	e2e := medianOf(*rounds, func() float64 { return drain(pool, app, *jobs, 2) })
-	fmt.Printf("%-44s %10.0f jobs/s  (worker + bridge, from Redis)\n", "goresque work, warm pool, no isolation, 2", e2e)
+	b := &bench{pool: srv.Pool(), port: srv.Port, app: app}
+	defer b.pool.Close()
 
-	if dir := os.Getenv("PHP_RESQUE_DIR"); dir != "" {
-		for _, d := range []string{"php-resque-1"} {
-			r := medianOf(*rounds, func() float64 { return phpResque(pool, srv.Port, filepath.Join(dir, d), app, *slow) })
-			fmt.Printf("%-44s %10.0f jobs/s  (real php-resque, 1 worker)\n", d+" bin/resque, fork per job", r)
+	type system struct {
+		name string
+		n    int
+		cmd  func(ns string) *exec.Cmd
+	}
+	var systems []system
+	bin := filepath.Join(phpResqueDir, "php-resque-1", "bin", "resque")
+	if _, err := os.Stat(bin); err == nil {
+		systems = append(systems, system{"php-resque 1.x, COUNT=2 (fork per job)", *slow, func(ns string) *exec.Cmd {
+			cmd := exec.Command("php", "-d", "error_reporting=22527", filepath.Join(root, "scripts", "bench-php", "resque.php"), bin)
+			cmd.Env = append(os.Environ(), "QUEUE=bench", "COUNT=2", "INTERVAL=0.1", "REDIS_BACKEND=127.0.0.1:"+strconv.Itoa(b.port),
+				"PREFIX="+ns, "APP_INCLUDE="+app)
+			return cmd
+		}})
+	} else {
+		fmt.Printf("(no php-resque row: %v)\n", err)
+	}
+	var binaries [][2]string
+	for _, kv := range strings.Split(*bins, ",") {
+		name, path, ok := strings.Cut(kv, "=")
+		if !ok {
+			fail(fmt.Errorf("-goresque %q: want name=path", kv))
 		}
+		binaries = append(binaries, [2]string{name, path})
 	}
-}
-
-func medianOf(n int, f func() float64) float64 {
-	var xs []float64
-	for range n {
-		xs = append(xs, f())
-	}
-	sort.Float64s(xs)
-	return xs[len(xs)/2]
-}
-
-// startCost is the time of a bare php start in milliseconds.
-func startCost(n int) float64 {
-	start := time.Now()
-	for range n {
-		if err := exec.Command("php", "-r", "").Run(); err != nil {
-			panic(err)
-		}
-	}
-	return float64(time.Since(start).Microseconds()) / 1000 / float64(n)
-}
-
-// rate runs n no-op jobs through the bridge with conc callers and returns jobs per second.
-func rate(cfg compat.Config, n, conc int) float64 {
-	cfg.Logger = zerolog.Nop()
-	php, err := compat.New(cfg)
-	if err != nil {
-		panic(err)
-	}
-	defer php.Close()
-	if err := php.Check(context.Background()); err != nil {
-		panic(err)
-	}
-	job, err := resque.NewJob("bench", []byte(`{"class":"Php_Noop","args":[{"n":1}],"id":"0123456789abcdef0123456789abcdef","queue_time":1795727497.5}`))
-	if err != nil {
-		panic(err)
-	}
-	var left atomic.Int64
-	left.Store(int64(n))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 {
-				j := *job
-				if err := php.Perform(context.Background(), &j); err != nil {
-					panic(err)
-				}
+	for _, m := range []struct {
+		name, mode, iso string
+		slow            bool
+	}{
+		{"fork isolation", "pool", "fork", false},
+		{"no isolation", "pool", "none", false},
+		{"php per job", "job", "fork", true},
+	} {
+		for _, bp := range binaries {
+			n := *jobs
+			if m.slow {
+				n = *slow
 			}
-		}()
+			systems = append(systems, system{"goresque " + bp[0] + ", " + m.name + ", 2 slots", n, func(ns string) *exec.Cmd {
+				cmd := exec.Command(bp[1], "work")
+				cmd.Env = append(os.Environ(), "QUEUE=bench", "INTERVAL=0.1", "REDIS_BACKEND=127.0.0.1:"+strconv.Itoa(b.port),
+					"PREFIX="+ns, "APP_INCLUDE="+app, "GORESQUE_CONCURRENCY=2", "GORESQUE_PHP="+m.mode, "GORESQUE_PHP_ISOLATION="+m.iso,
+					"GORESQUE_DIALECT=php-resque-1")
+				return cmd
+			}})
+		}
 	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
+
+	fmt.Printf("PHP bench: no-op PHP jobs (Php_Noop), Redis over TCP loopback, medians of %d rounds\n\n", *rounds)
+	fmt.Printf("| %-52s | %8s | %8s | %12s | %12s | %7s |\n", "system", "jobs/s", "ratio", "CPU µs/job", "Redis µs/job", "RSS MB")
+	fmt.Printf("|%s|---------:|---------:|-------------:|-------------:|--------:|\n", strings.Repeat("-", 54))
+	var base float64
+	for _, s := range systems {
+		var rs []result
+		for range *rounds {
+			rs = append(rs, b.drain(s.n, s.cmd))
+		}
+		r := median(rs)
+		if base == 0 {
+			base = r.rate
+		}
+		fmt.Printf("| %-52s | %8.0f | %7.2fx | %12.0f | %12.0f | %7.1f |\n", s.name, r.rate, r.rate/base, r.cpu, r.redis, float64(r.rss)/(1<<20))
+	}
+
+	fmt.Printf("\n| %-52s | %12s | %12s |\n", "50 slots, bridge on, idle after start-up", "RSS MB", "php procs")
+	fmt.Printf("|%s|-------------:|-------------:|\n", strings.Repeat("-", 54))
+	for _, bp := range binaries {
+		var rss []float64
+		var procs int
+		for range *rounds {
+			r, p := b.idle(bp[1])
+			rss = append(rss, r)
+			procs = p
+		}
+		sort.Float64s(rss)
+		fmt.Printf("| %-52s | %12.1f | %12d |\n", "goresque "+bp[0], rss[len(rss)/2], procs)
+	}
 }
 
-func fill(pool *redis.Pool, ns string, n int) {
-	c := resque.NewClient(pool, ns, resque.DialectPHPResque1)
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench-php:", err)
+	os.Exit(1)
+}
+
+type bench struct {
+	pool  *redis.Pool
+	port  int
+	app   string
+	round int
+}
+
+type result struct {
+	rate, cpu, redis float64
+	rss              int64
+}
+
+func median(rs []result) result {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].rate < rs[j].rate })
+	m := rs[len(rs)/2]
+	// Each column's own median.
+	col := func(f func(result) float64) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = f(r)
+		}
+		sort.Float64s(xs)
+		return xs[len(xs)/2]
+	}
+	m.cpu = col(func(r result) float64 { return r.cpu })
+	m.redis = col(func(r result) float64 { return r.redis })
+	m.rss = int64(col(func(r result) float64 { return float64(r.rss) }))
+	return m
+}
+
+// drain fills a fresh namespace with n jobs, starts the system, and measures it until
+// stat:processed reaches n.
+func (b *bench) drain(n int, mk func(ns string) *exec.Cmd) result {
+	b.round++
+	ns := "bench-php-" + strconv.Itoa(b.round)
+	c := resque.NewClient(b.pool, ns, resque.DialectPHPResque1)
 	for range n {
 		if _, err := c.Enqueue(context.Background(), "bench", "Php_Noop", resque.PHPObject{{Key: "n", Value: 1}}, resque.EnqueueOptions{}); err != nil {
-			panic(err)
+			fail(err)
 		}
 	}
-}
-
-func waitProcessed(pool *redis.Pool, ns string, n int) {
-	conn := pool.Get()
+	conn := b.pool.Get()
 	defer conn.Close()
-	for {
-		v, _ := redis.Int(conn.Do("GET", ns+":stat:processed"))
-		if v >= n {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-var round atomic.Int64
-
-// drain runs goresque's worker with the bridge (warm pool, no isolation) over n jobs.
-func drain(pool *redis.Pool, app string, n, conc int) float64 {
-	ns := "php-e2e-" + strconv.FormatInt(round.Add(1), 10)
-	fill(pool, ns, n)
-	php, err := compat.New(compat.Config{AppInclude: app, Isolation: compat.IsolationNone, PoolSize: conc, Logger: zerolog.Nop()})
-	if err != nil {
-		panic(err)
-	}
-	defer php.Close()
-	if err := php.Check(context.Background()); err != nil {
-		panic(err)
-	}
-	mux := resque.NewMux()
-	mux.Fallback(php)
-	w, err := resque.NewWorker(pool, resque.Config{Namespace: ns, Queues: []string{"bench"}, Concurrency: conc, Handler: mux, Hostname: "bench"})
-	if err != nil {
-		panic(err)
-	}
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { done <- w.Run(context.Background()) }()
-	waitProcessed(pool, ns, n)
-	elapsed := time.Since(start)
-	w.Shutdown()
-	if err := <-done; err != nil {
-		panic(err)
-	}
-	return float64(n) / elapsed.Seconds()
-}
-
-// phpResque drains n jobs with one real php-resque worker (fork per job).
-func phpResque(pool *redis.Pool, port int, dir, app string, n int) float64 {
-	ns := "php-resque-" + strconv.FormatInt(round.Add(1), 10)
-	fill(pool, ns, n)
-	cmd := exec.Command("php", "-d", "error_reporting=22527", filepath.Join(dir, "bin", "resque"))
-	cmd.Env = append(os.Environ(), "QUEUE=bench", "INTERVAL=0.1", "REDIS_BACKEND=127.0.0.1:"+strconv.Itoa(port), "PREFIX="+ns, "APP_INCLUDE="+app)
+	redis0 := redisCPU(conn)
+	cmd := mk(ns)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		panic(err)
+		fail(err)
 	}
-	waitProcessed(pool, ns, n)
+	pid := cmd.Process.Pid
+	var peak int64
+	var cpu time.Duration
+	last, progress := 0, time.Now()
+	for {
+		done, _ := redis.Int(conn.Do("GET", ns+":stat:processed"))
+		if done > last {
+			last, progress = done, time.Now()
+		}
+		procs := tree(pid)
+		var sum int64
+		for _, p := range procs {
+			sum += p.rss
+		}
+		peak = max(peak, sum)
+		if done >= n {
+			for _, p := range procs {
+				cpu += p.cpu
+			}
+			break
+		}
+		if time.Since(progress) > 30*time.Second {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			fail(fmt.Errorf("%s: %d of %d jobs, none for 30s:\n%s", cmd.Path, done, n, out.String()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	elapsed := time.Since(start)
-	_ = cmd.Process.Signal(os.Interrupt)
+	redisUsed := redisCPU(conn) - redis0
+	if failed, _ := redis.Int(conn.Do("GET", ns+":stat:failed")); failed > 0 {
+		fail(fmt.Errorf("%s: %d jobs failed:\n%s", cmd.Path, failed, out.String()))
+	}
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	_ = cmd.Wait()
-	return float64(n) / elapsed.Seconds()
+	time.Sleep(100 * time.Millisecond) // php-resque's orphaned COUNT children
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	return result{
+		rate:  float64(n) / elapsed.Seconds(),
+		cpu:   float64(cpu.Microseconds()) / float64(n),
+		redis: float64(redisUsed.Microseconds()) / float64(n),
+		rss:   peak,
+	}
+}
+
+// idle starts goresque with 50 slots, the bridge on and an empty queue, and returns the
+// tree's resident MB and its number of processes after start-up.
+func (b *bench) idle(bin string) (float64, int) {
+	b.round++
+	cmd := exec.Command(bin, "work")
+	cmd.Env = append(os.Environ(), "QUEUE=bench", "REDIS_BACKEND=127.0.0.1:"+strconv.Itoa(b.port),
+		"PREFIX=bench-idle-"+strconv.Itoa(b.round), "APP_INCLUDE="+b.app, "GORESQUE_CONCURRENCY=50")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		fail(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	conn := b.pool.Get()
+	defer conn.Close()
+	key := "bench-idle-" + strconv.Itoa(b.round) + ":workers"
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := redis.Int(conn.Do("SCARD", key)); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail(fmt.Errorf("%s: no worker registered after a minute", bin))
+		}
+	}
+	time.Sleep(time.Second)
+	var sum int64
+	procs := tree(cmd.Process.Pid)
+	for _, p := range procs {
+		sum += p.rss
+	}
+	return float64(sum) / (1 << 20), len(procs) - 1
+}
+
+func redisCPU(conn redis.Conn) time.Duration {
+	info, _ := redis.String(conn.Do("INFO", "cpu"))
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+type procInfo struct {
+	pid, ppid, pgrp int
+	cpu             time.Duration // own and reaped children's
+	rss             int64
+}
+
+var clockTick = 100 * time.Millisecond / 10 // USER_HZ is 100 on Linux
+
+// tree is root's process group and its descendants, from /proc.
+func tree(root int) []procInfo {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	all := map[int]procInfo{}
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 22 {
+			continue
+		}
+		n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		// Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
+		// cutime(13) cstime(14) ... rss(21) in pages.
+		all[pid] = procInfo{
+			pid: pid, ppid: int(n(1)), pgrp: int(n(2)),
+			cpu: time.Duration(n(11)+n(12)+n(13)+n(14)) * clockTick,
+			rss: n(21) * int64(os.Getpagesize()),
+		}
+	}
+	in := map[int]bool{root: true}
+	for changed := true; changed; {
+		changed = false
+		for pid, p := range all {
+			if !in[pid] && (in[p.ppid] || p.pgrp == root) {
+				in[pid] = true
+				changed = true
+			}
+		}
+	}
+	var out []procInfo
+	for pid := range in {
+		if p, ok := all[pid]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
