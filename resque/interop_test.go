@@ -67,14 +67,14 @@ func TestInteropPHPResque(t *testing.T) {
 			continue
 		}
 		ran++
-		t.Run(d.String(), func(t *testing.T) { interop(t, d, sub) })
+		t.Run(d.String(), func(t *testing.T) { phpInterop(t, d, sub) })
 	}
 	if ran == 0 {
 		t.Fatalf("PHP_RESQUE_DIR=%s has neither php-resque-1/vendor/autoload.php nor php-resque-136/vendor/autoload.php", dir)
 	}
 }
 
-func interop(t *testing.T, d Dialect, dir string) {
+func phpInterop(t *testing.T, d Dialect, dir string) {
 	srv := redistest.StartTB(t, redistest.Options{TCP: true})
 	pool := srv.Pool()
 	defer pool.Close()
