@@ -160,3 +160,65 @@ func (p *Process) Stop() {
 
 // Output is what the process wrote so far.
 func (p *Process) Output() string { return p.out.String() }
+
+// PHPResque returns a runnable php-resque tree for dialect "php-resque-1" or
+// "php-resque-136": a folder in the test's temp dir holding a copy of the unmodified
+// bin/resque, the real lib/ (a symlink into ../shared/thirdparty) and vendor/autoload.php,
+// a stand-in for Composer's autoloader (the read-only trees have no Composer install)
+// that loads lib/, ../credis and ../psrlog. bin/resque insists on Composer's ClassLoader
+// class, so the stand-in declares an empty one.
+func PHPResque(t testing.TB, dialect string) string {
+	t.Helper()
+	Need(t, "php")
+	src := ThirdParty(t, dialect)
+	credis, psrlog := ThirdParty(t, "credis"), ThirdParty(t, "psrlog")
+	dir := filepath.Join(t.TempDir(), dialect)
+	for _, d := range []string{"bin", "vendor"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(src, "lib"), filepath.Join(dir, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(filepath.Join(src, "bin", "resque"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "resque"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	autoload := `<?php
+// Stand-in for Composer's autoloader, written by goresque's internal/interop.
+namespace Composer\Autoload {
+    if (!class_exists('Composer\Autoload\ClassLoader', false)) {
+        class ClassLoader {}
+    }
+}
+namespace {
+    spl_autoload_register(function ($class) {
+        $lib = ` + phpQuote(filepath.Join(src, "lib")) + `;
+        $credis = ` + phpQuote(credis) + `;
+        $psrlog = ` + phpQuote(psrlog) + `;
+        if (strpos($class, 'Credis_') === 0) {
+            $f = $credis . '/' . substr($class, 7) . '.php';
+        } elseif (strpos($class, 'Psr\\Log\\') === 0) {
+            $f = $psrlog . '/' . str_replace('\\', '/', $class) . '.php';
+        } else {
+            $f = $lib . '/' . str_replace(array('_', '\\'), '/', $class) . '.php';
+        }
+        if (file_exists($f)) {
+            require_once $f;
+        }
+    });
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "vendor", "autoload.php"), []byte(autoload), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func phpQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
