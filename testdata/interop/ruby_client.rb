@@ -10,10 +10,17 @@
 #   worker QUEUES                   a Ruby worker (Resque::Worker#work) for QUEUES (comma
 #                                   separated); its jobs RubyJob and RubySlow are below
 #   web PORT                        resque-web (Resque::Server) under Rack/WEBrick
+#
+# REDIS_URL may be redis://host:port/db or unix:///path/to/socket.
 require "json"
 require "resque"
 
-Resque.redis = ARGV[0]
+url = ARGV[0]
+Resque.redis = url.start_with?("unix://") ? Redis.new(path: url.delete_prefix("unix://")) : Redis.new(url: url)
+# RESQUE_NAMESPACE: the key prefix (goresque's PREFIX); default "resque".
+Resque.redis.namespace = ENV["RESQUE_NAMESPACE"] if ENV["RESQUE_NAMESPACE"]
+# RESQUE_PRUNE_INTERVAL: seconds after which a heartbeat is stale (default 300).
+Resque.prune_interval = Integer(ENV["RESQUE_PRUNE_INTERVAL"]) if ENV["RESQUE_PRUNE_INTERVAL"]
 action = ARGV[1]
 args = ARGV[2..]
 
