@@ -157,3 +157,92 @@ func TestInteropNodeResque(t *testing.T) {
 		t.Errorf("node's stats() = %v", info.Stats)
 	}
 }
+
+// Issue 8 items 3 and 4 with real node-resque: a node worker killed mid-job is settled by
+// goresque with its queue and exact payload bytes although node writes its record keys in
+// another order; a dead goresque worker that node's forceCleanWorker already recorded as
+// failed is not recorded a second time.
+func TestInteropNodeDeadWorkers(t *testing.T) {
+	t.Parallel()
+	modules := interop.NodeModules(t)
+	srv := redistest.StartTB(t, redistest.Options{TCP: true})
+	pool := srv.Pool()
+	defer pool.Close()
+	conn := pool.Get()
+	defer conn.Close()
+	node := &nodeResque{t: t, modules: modules, script: filepath.Join(interop.Root(t), "testdata", "interop", "node_client.js"), port: strconv.Itoa(srv.Port)}
+	keys := NewKeys("resque:")
+	client := NewClient(pool, "resque:", DialectPHPResque1)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruner, err := NewWorker(pool, Config{Namespace: "resque:", Queues: []string{"other"}, Hostname: host, Handler: NewMux(),
+		HeartbeatInterval: 100 * time.Millisecond, PruneAfter: time.Second,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)), pid: deadPID(t)}) // another goresque process
+	if err != nil {
+		t.Fatal(err)
+	}
+	failedRecords := func() []string {
+		v, _ := redis.Strings(conn.Do("LRANGE", keys.Failed(), 0, -1))
+		return v
+	}
+
+	// 3. A node worker killed mid-job.
+	nw := interop.Start(t, node.cmd("worker", "node"))
+	if _, err := client.Enqueue(context.Background(), "node", "NodeSlow", map[string]any{"k": "v/ü"}, EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the node worker to start the job", 20*time.Second, func() bool {
+		n, _ := redis.Int(conn.Do("LLEN", "resque:node-started"))
+		return n == 1
+	})
+	nodeID := host + ":" + strconv.Itoa(nw.Cmd.Process.Pid) + ":node"
+	rec, err := redis.Bytes(conn.Do("GET", keys.Worker(nodeID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nw.Cmd.Process.Kill()
+	nw.Stop()
+	time.Sleep(1500 * time.Millisecond) // its last ping goes stale (PruneAfter 1s)
+	if n, err := pruner.pruneDeadWorkers(context.Background(), conn, nil); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the dead node worker", n, err)
+	}
+	_, payload := parseWorkingOn(rec)
+	f := failedRecords()
+	if len(f) != 1 || !strings.Contains(f[0], `"payload":`+string(payload)+`,`) || !strings.Contains(f[0], `"queue":"node"`) ||
+		!strings.Contains(f[0], `"worker":"`+nodeID+`"`) {
+		t.Fatalf("failure of the dead node worker's job: %q (record %s)", f, rec)
+	}
+
+	// 4. node's forceCleanWorker settles a dead goresque worker first.
+	release := make(chan struct{})
+	running := make(chan string, 1)
+	deadPid := deadPID(t)
+	wX, err := NewWorker(pool, Config{Namespace: "resque:", Queues: []string{"gx"}, Interval: 50 * time.Millisecond, Hostname: host,
+		Handler: blockingMux(release, running), Logger: zerolog.New(zerolog.NewTestWriter(t)), pid: deadPid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- wX.Run(context.Background()) }()
+	defer func() { close(release); wX.Shutdown(); <-done }()
+	if _, err := client.Enqueue(context.Background(), "gx", "Block", map[string]any{"path": "a/b"}, EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	var cleaned map[string]any
+	node.run(&cleaned, "forceClean", host+":"+strconv.Itoa(deadPid))
+	if cleaned == nil || cleaned["exception"] != "Worker Timeout (killed manually)" {
+		t.Fatalf("forceCleanWorker returned %v", cleaned)
+	}
+	if n, err := pruner.pruneDeadWorkers(context.Background(), conn, nil); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the dead goresque worker", n, err)
+	}
+	if f := failedRecords(); len(f) != 2 {
+		t.Errorf("%d failure records, want 2 (the node job's and forceCleanWorker's, not a second one for the same job): %q", len(f), f)
+	}
+	if n, _ := redis.Int(conn.Do("HLEN", keys.InFlight())); n != 0 {
+		t.Error("the in-flight record is left behind")
+	}
+}

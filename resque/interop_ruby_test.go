@@ -252,3 +252,69 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Issue 8 item 4 with real Ruby resque: Ruby's heartbeat prune records a dead goresque
+// worker's job as Resque::PruneDeadWorkerDirtyExit and deletes its registration; goresque's
+// next prune finds the job in goresque:inflight and does not record it a second time.
+func TestInteropRubyPruneSettlesOnce(t *testing.T) {
+	t.Parallel()
+	lib := interop.RubyLib(t)
+	srv := redistest.StartTB(t, redistest.Options{TCP: true})
+	pool := srv.Pool()
+	defer pool.Close()
+	conn := pool.Get()
+	defer conn.Close()
+	ruby := &rubyResque{t: t, lib: lib, script: filepath.Join(interop.Root(t), "testdata", "interop", "ruby_client.rb"),
+		url: "redis://127.0.0.1:" + strconv.Itoa(srv.Port) + "/0"}
+	keys := NewKeys("resque:")
+	client := NewClient(pool, "resque:", DialectPHPResque1)
+
+	// A goresque worker on another host that stops beating (HeartbeatInterval 1h) while it
+	// holds a job: dead, as far as anyone can tell.
+	release, running := make(chan struct{}), make(chan string, 1)
+	dead, err := NewWorker(pool, Config{Namespace: "resque:", Queues: []string{"gx"}, Interval: 50 * time.Millisecond, Hostname: "deadhost",
+		HeartbeatInterval: time.Hour, Handler: blockingMux(release, running), Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- dead.Run(context.Background()) }()
+	defer func() { close(release); dead.Shutdown(); <-done }()
+	if _, err := client.Enqueue(context.Background(), "gx", "Block", map[string]any{"path": "a/b", "u": "ü"}, EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-running
+	time.Sleep(2100 * time.Millisecond) // its heartbeat is older than Ruby's prune interval (1 s)
+
+	cmd := ruby.cmd("worker", "ruby")
+	cmd.Env = append(os.Environ(), "RESQUE_PRUNE_INTERVAL=1")
+	interop.Start(t, cmd)
+	waitUntil(t, "Ruby's prune", 20*time.Second, func() bool {
+		n, _ := redis.Int(conn.Do("LLEN", keys.Failed()))
+		return n == 1
+	})
+	pruner, err := NewWorker(pool, Config{Namespace: "resque:", Queues: []string{"other"}, Hostname: "pruner", Handler: NewMux(),
+		Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := redis.Int(conn.Do("GET", keys.Stat("failed")))
+	// Ruby keeps its prune lock until it expires (heartbeat_interval, 60 s); goresque's
+	// prune skips while it is held. Expire it now.
+	if _, err := conn.Do("DEL", keys.PruneLock()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pruner.pruneDeadWorkers(context.Background(), conn, nil); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the dead worker's in-flight record settled", n, err)
+	}
+	f, _ := redis.Strings(conn.Do("LRANGE", keys.Failed(), 0, -1))
+	if len(f) != 1 || !strings.Contains(f[0], "Resque::PruneDeadWorkerDirtyExit") {
+		t.Errorf("failed = %q; want Ruby's record only", f)
+	}
+	if n, _ := redis.Int(conn.Do("GET", keys.Stat("failed"))); n != before {
+		t.Errorf("stat:failed = %d, want %d as Ruby left it", n, before)
+	}
+	if n, _ := redis.Int(conn.Do("HLEN", keys.InFlight())); n != 0 {
+		t.Error("the in-flight record is left behind")
+	}
+}

@@ -5,6 +5,7 @@
 //
 //   enqueue QUEUE CLASS ARGS_JSON   queue.enqueue(QUEUE, CLASS, ARGS)
 //   info                            queue.workers(), failed(0, -1), stats(), allWorkingOn()
+//   forceClean NAME                 queue.forceCleanWorker(NAME): NAME is host:pid
 //   worker QUEUES                   a node-resque Worker for QUEUES (comma separated) with
 //                                   the jobs NodeJob and NodeSlow below, until SIGTERM
 const { Queue, Worker } = require("node-resque");
@@ -28,6 +29,9 @@ async function main() {
         stats: await queue.stats(),
         allWorkingOn: await queue.allWorkingOn(),
       }));
+      break;
+    case "forceClean":
+      console.log(JSON.stringify((await queue.forceCleanWorker(args[0])) || null));
       break;
     case "worker": {
       const jobs = {
