@@ -190,23 +190,12 @@ func (b *testBundle) pruneByOtherHost(t *testing.T, policy DeadJobPolicy) {
 // key; a worker:<id> value that is not JSON keeps its bytes in the failure record.
 func TestPruneKeepsBytes(t *testing.T) {
 	t.Parallel()
-	t.Run("queue name", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		q := "bad\xffq"
-		dead := "otherhost:4242:" + q
-		payload := `{"class":"Ok","args":[],"id":"0123456789abcdef0123456789abcdef"}`
-		head, _ := phpjson.AppendString([]byte(`{"queue":`), validUTF8(q)) // as slot.go writes it
-		rec := string(head) + `,"run_at":"x","payload":` + payload + `}`
-		b.do(t, []any{"SADD", b.keys.Workers(), dead}, []any{"HSET", b.keys.InFlight(), dead, rec},
-			[]any{"SET", b.keys.Worker(dead), rec}, []any{"HSET", b.keys.Heartbeats(), dead, "2020-01-01T00:00:00+00:00"})
-		b.pruneByOtherHost(t, RequeueDeadJobs)
-		got, _ := redis.Strings(b.conn.Do("LRANGE", b.keys.Queue(q), 0, -1))
-		if len(got) != 1 || got[0] != payload {
-			keys, _ := redis.Strings(b.conn.Do("KEYS", b.ns+"queue:*"))
-			t.Errorf("queue %q holds %q; queues: %q", q, got, keys)
-		}
-	})
+	for _, wildcard := range []bool{false, true} {
+		t.Run("queue name/wildcard="+strconv.FormatBool(wildcard), func(t *testing.T) {
+			t.Parallel()
+			queueName(t, wildcard)
+		})
+	}
 	t.Run("record not JSON", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -245,6 +234,29 @@ func TestPruneKeepsBytes(t *testing.T) {
 			t.Errorf("failed = %q", raws)
 		}
 	})
+}
+
+// queueName: a dead worker of queue "bad\xffq" (or of QUEUE=*) has its job requeued to
+// exactly that key.
+func queueName(t *testing.T, wildcard bool) {
+	b := setup(t)
+	q := "bad\xffq"
+	dead := "otherhost:4242:" + q
+	if wildcard {
+		dead = "otherhost:4242:*"
+		b.do(t, []any{"SADD", b.keys.Queues(), q, "other"})
+	}
+	payload := `{"class":"Ok","args":[],"id":"0123456789abcdef0123456789abcdef"}`
+	head, _ := phpjson.AppendString([]byte(`{"queue":`), validUTF8(q)) // as slot.go writes it
+	rec := string(head) + `,"run_at":"x","payload":` + payload + `}`
+	b.do(t, []any{"SADD", b.keys.Workers(), dead}, []any{"HSET", b.keys.InFlight(), dead, rec},
+		[]any{"SET", b.keys.Worker(dead), rec}, []any{"HSET", b.keys.Heartbeats(), dead, "2020-01-01T00:00:00+00:00"})
+	b.pruneByOtherHost(t, RequeueDeadJobs)
+	got, _ := redis.Strings(b.conn.Do("LRANGE", b.keys.Queue(q), 0, -1))
+	if len(got) != 1 || got[0] != payload {
+		keys, _ := redis.Strings(b.conn.Do("KEYS", b.ns+"queue:*"))
+		t.Errorf("queue %q holds %q; queues: %q", q, got, keys)
+	}
 }
 
 // startProcess starts a long-running process with argv[0] set to name and returns its pid.

@@ -335,7 +335,10 @@ func (w *Worker) pruneOne(conn redis.Conn, id, reason string, requeue bool) (boo
 	if rec != nil {
 		sha = sha1hex(rec)
 		queue, payload := parseWorkingOn(rec)
-		queue = w.exactQueue(id, queue)
+		queue, err := w.exactQueue(conn, id, queue)
+		if err != nil {
+			return false, fmt.Errorf("prune %s: %w", id, err)
+		}
 		by, err := w.settledElsewhere(conn, id, payload)
 		if err != nil {
 			return false, fmt.Errorf("prune %s: %w", id, err)
@@ -390,25 +393,32 @@ func (w *Worker) pruneOne(conn redis.Conn, id, reason string, requeue bool) (boo
 // exactQueue returns the queue name to requeue to with its exact bytes. goresque's record
 // carries the queue as JSON, where a name that is not valid UTF-8 has been made valid
 // (php-resque could not json_decode it otherwise); the worker id still holds the raw name
-// (hostname:pid:q1,q2), and so does the `queues` set for QUEUE=*.
-func (w *Worker) exactQueue(id, queue string) string {
+// (hostname:pid:q1,q2), and for QUEUE=* the `queues` set does.
+func (w *Worker) exactQueue(conn redis.Conn, id, queue string) (string, error) {
 	if !strings.ContainsRune(queue, '\uFFFD') {
-		return queue
+		return queue, nil
 	}
 	_, _, qs, _ := splitWorkerID(id)
+	names := strings.Split(qs, ",")
+	if qs == "*" {
+		var err error
+		if names, err = redis.Strings(conn.Do("SMEMBERS", w.keys.Queues())); err != nil {
+			return queue, fmt.Errorf("queues: %w", err)
+		}
+	}
 	match := ""
-	for _, q := range strings.Split(qs, ",") {
+	for _, q := range names {
 		if q != queue && validUTF8(q) == queue {
 			if match != "" {
-				return queue // ambiguous: keep what the record says
+				return queue, nil // ambiguous: keep what the record says
 			}
 			match = q
 		}
 	}
 	if match != "" {
-		return match
+		return match, nil
 	}
-	return queue
+	return queue, nil
 }
 
 // dirtyExitExceptions are the exceptions other tools record when they settle the job of a
