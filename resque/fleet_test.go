@@ -67,7 +67,9 @@ func TestHeartbeatUsesRedisTime(t *testing.T) {
 			}
 			<-running
 			cfgB := b.config(t, NewMux(), "b")
-			cfgB.Hostname, cfgB.HeartbeatInterval, cfgB.PruneAfter = "host-b", 50*time.Millisecond, time.Second
+			// PruneAfter is far below the 10 minutes of skew and far above any stall of A's
+			// heartbeat loop on a loaded machine.
+			cfgB.Hostname, cfgB.HeartbeatInterval, cfgB.PruneAfter = "host-b", 50*time.Millisecond, 20*time.Second
 			cfgB.now = func() time.Time { return time.Now().Add(tc.skewB) }
 			b.start(t, cfgB)
 			time.Sleep(400 * time.Millisecond) // B's start prune and several periodic ones

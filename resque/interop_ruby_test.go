@@ -289,9 +289,12 @@ func TestInteropRubyPruneSettlesOnce(t *testing.T) {
 	cmd := ruby.cmd("worker", "ruby")
 	cmd.Env = append(os.Environ(), "RESQUE_PRUNE_INTERVAL=1")
 	interop.Start(t, cmd)
-	waitUntil(t, "Ruby's prune", 20*time.Second, func() bool {
+	deadID := dead.IDs()[0]
+	waitUntil(t, "Ruby's prune (failure recorded, then registration and heartbeat deleted)", 20*time.Second, func() bool {
 		n, _ := redis.Int(conn.Do("LLEN", keys.Failed()))
-		return n == 1
+		r, _ := redis.Int(conn.Do("SISMEMBER", keys.Workers(), deadID))
+		h, _ := redis.Int(conn.Do("HEXISTS", keys.Heartbeats(), deadID))
+		return n == 1 && r == 0 && h == 0
 	})
 	pruner, err := NewWorker(pool, Config{Namespace: "resque:", Queues: []string{"other"}, Hostname: "pruner", Handler: NewMux(),
 		Logger: zerolog.New(zerolog.NewTestWriter(t))})
