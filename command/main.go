@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -144,12 +145,22 @@ func given(c *cli.Context) map[string]string {
 	return out
 }
 
-// ensureResqueInCmdline re-executes the program with "(goresque)" appended to argv[0]
-// when its command line does not contain "resque": php-resque's prune keeps only workers
-// whose pid shows in `ps -A -o pid,command | grep [r]esque`, so a program named, say,
-// "jobs" would see its workers pruned by PHP workers on the same host.
+// rubyWorkerTitle is Ruby resque's test for a live worker process on its host
+// (Resque::Worker#linux_worker_pids: `ps -A -o pid,command | grep -E "..."`); php-resque's
+// is `ps -A -o pid,command | grep [r]esque`.
+var rubyWorkerTitle = regexp.MustCompile(`resque:work|resque:\sStarting|resque-[0-9]`)
+
+// workerTitleSuffix is appended to argv[0] so that both tests see a live worker while `ps`
+// still shows the program's own name first: "jobs (goresque:work) work --queue q".
+const workerTitleSuffix = " (goresque:work)"
+
+// ensureResqueInCmdline re-executes the program with "(goresque:work)" appended to argv[0]
+// when its command line would fail Ruby resque's or php-resque's liveness test: their
+// prune, run by a Ruby or PHP worker starting on the same host, unregisters any worker
+// whose pid does not show with that title (and Ruby records its running job as a dirty
+// exit although it goes on running).
 func ensureResqueInCmdline() {
-	if len(os.Args) < 2 || os.Args[1] != "work" || strings.Contains(strings.Join(os.Args, " "), "resque") {
+	if len(os.Args) < 2 || os.Args[1] != "work" || rubyWorkerTitle.MatchString(strings.Join(os.Args, " ")) {
 		return
 	}
 	if os.Getenv("GORESQUE_REEXEC") != "" {
@@ -159,7 +170,7 @@ func ensureResqueInCmdline() {
 	if err != nil {
 		return
 	}
-	argv := append([]string{os.Args[0] + " (goresque)"}, os.Args[1:]...)
+	argv := append([]string{os.Args[0] + workerTitleSuffix}, os.Args[1:]...)
 	env := append(os.Environ(), "GORESQUE_REEXEC=1")
 	_ = syscall.Exec(exe, argv, env) // on failure, run as we are
 }

@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		os.Exit(Main(testMux()))
 	case os.Getenv(chaosProgramEnv) == "1":
 		os.Exit(Main(chaos.WorkerMux()))
+	case os.Getenv("GORESQUE_REEXEC") == "1" && os.Args[0] == "goresque"+workerTitleSuffix:
+		// testscript's "goresque" command after ensureResqueInCmdline re-executed it with
+		// its process title: testscript dispatches on argv[0], which no longer matches.
+		os.Exit(Main(testMux()))
 	}
 	os.Exit(testscript.RunMain(withServer{m}, map[string]func() int{
 		"goresque": func() int { return Main(testMux()) },

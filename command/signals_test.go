@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,6 +350,24 @@ echo in_array($argv[1], $pids) ? "alive" : "dead";`
 	return string(out) == "alive"
 }
 
+// rubySeesAlive runs Ruby resque 2.7.0's own Resque::Worker#linux_worker_pids.
+func rubySeesAlive(t *testing.T, pid int) bool {
+	t.Helper()
+	lib, err := filepath.Abs(filepath.Join("..", "..", "shared", "thirdparty", "ruby-resque", "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lib); err != nil {
+		lib, _ = filepath.Abs(filepath.Join("..", "..", "..", "shared", "thirdparty", "ruby-resque", "lib"))
+	}
+	code := `require "resque"; puts(Resque::Worker.new("q").send(:linux_worker_pids).include?(ARGV[0]) ? "alive" : "dead")`
+	out, err := exec.Command("ruby", "-I"+lib, "-e", code, strconv.Itoa(pid)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ruby: %v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out)) == "alive"
+}
+
 func TestPruneKeepsLiveGoresqueFromPHPsView(t *testing.T) {
 	t.Parallel()
 	p := newProgram(t)
@@ -357,12 +376,16 @@ func TestPruneKeepsLiveGoresqueFromPHPsView(t *testing.T) {
 	pid, _ := strconv.Atoi(strings.SplitN(id, ":", 3)[1])
 	if pid != p.cmd.Process.Pid {
 		// The test binary's name has no "resque": goresque re-executed itself with
-		// "(goresque)" in argv[0]; the pid stays the same across exec.
+		// "(goresque:work)" in argv[0]; the pid stays the same across exec.
 		t.Fatalf("worker pid %d, process %d", pid, p.cmd.Process.Pid)
 	}
 	if !phpSeesAlive(t, pid) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		t.Fatalf("php-resque would prune live worker %s (cmdline %q)", id, cmdline)
+	}
+	if !rubySeesAlive(t, pid) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		t.Fatalf("Ruby resque would prune live worker %s (cmdline %q)", id, cmdline)
 	}
 	p.signal(syscall.SIGQUIT)
 	if code := p.wait(10 * time.Second); code != 0 {

@@ -11,27 +11,21 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/interop"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/goresque/goresque/resque"
 	"github.com/rs/zerolog"
 )
 
 // TestBridgeWithRealPHPResque runs PHP jobs through the bridge inside an application whose
-// bootstrap loads real php-resque (PHP_RESQUE_DIR, laid out as resque/interop_test.go
-// describes): the job object is php-resque's Resque_Job, DontPerform is php-resque's class,
-// and a job's own Resque::enqueue() reaches Redis through php-resque. Skipped, saying so,
-// without PHP_RESQUE_DIR.
+// bootstrap loads real php-resque (../shared/thirdparty, through internal/interop.PHPResque):
+// the job object is php-resque's Resque_Job, DontPerform is php-resque's class, and a job's
+// own Resque::enqueue() reaches Redis through php-resque. Outside CI a missing tree skips,
+// saying so; under CI=true it fails.
 func TestBridgeWithRealPHPResque(t *testing.T) {
-	dir := os.Getenv("PHP_RESQUE_DIR")
-	if dir == "" {
-		t.Skip("PHP_RESQUE_DIR is not set: this test needs real php-resque checkouts (see resque/interop_test.go)")
-	}
 	needPHP(t)
 	for _, d := range []resque.Dialect{resque.DialectPHPResque1, resque.DialectPHPResque136} {
-		autoload := filepath.Join(dir, d.String(), "vendor", "autoload.php")
-		if _, err := os.Stat(autoload); err != nil {
-			continue
-		}
+		autoload := filepath.Join(interop.PHPResque(t, d.String()), "vendor", "autoload.php")
 		for _, m := range models {
 			t.Run(d.String()+"/"+m.name, func(t *testing.T) { bridgeWithPHPResque(t, d, m, autoload) })
 		}

@@ -136,8 +136,9 @@ type Config struct {
 	Observer Observer
 
 	// Fixed for a Worker's lifetime: the clock and the process id its ids carry.
-	now func() time.Time
-	pid int
+	now   func() time.Time
+	pid   int
+	pidNS string // this process's pid namespace, see Keys.PIDNamespaces
 }
 
 // normalized returns c with defaults filled in, or an error for what cannot be fixed.
@@ -209,6 +210,9 @@ func (c Config) normalized() (Config, error) {
 	}
 	if c.pid == 0 {
 		c.pid = os.Getpid()
+	}
+	if c.pidNS == "" {
+		c.pidNS = selfPIDNamespace()
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package resque
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/phpjson"
 )
 
 // QueueInfo is one queue and the number of jobs waiting in it.
@@ -202,4 +206,170 @@ func phpLess(a, b string) bool {
 		}
 	}
 	return a < b
+}
+
+// parseWorkingOn extracts the queue and the raw payload from a "working on" record
+// {"queue":Q,"run_at":D,"payload":P}, in any key order and with any whitespace:
+// node-resque writes {"run_at","queue","payload","worker"}. The payload's bytes are
+// returned exactly as they are in the record, never re-encoded, and the queue name keeps
+// its bytes (escapes decoded, invalid UTF-8 left as it is). goresque's own record embeds
+// whatever the queue held, even bytes that are not JSON, as its last value: when the
+// payload does not parse, it is everything after "payload": up to the closing brace. A
+// record that is not a JSON object at all (or has no payload) gives the whole record as
+// the payload, so that a failure record keeps the original bytes.
+func parseWorkingOn(rec []byte) (queue string, payload []byte) {
+	i := phpjson.SkipSpace(rec, 0)
+	if i >= len(rec) || rec[i] != '{' {
+		return "", rec
+	}
+	i = phpjson.SkipSpace(rec, i+1)
+	found := false
+	for i < len(rec) && rec[i] != '}' {
+		kend, ok := skipLenient(rec, i)
+		if !ok || rec[i] != '"' {
+			return "", rec
+		}
+		key := rec[i:kend]
+		i = phpjson.SkipSpace(rec, kend)
+		if i >= len(rec) || rec[i] != ':' {
+			return "", rec
+		}
+		start := phpjson.SkipSpace(rec, i+1)
+		end, ok := skipLenient(rec, start)
+		next := phpjson.SkipSpace(rec, end)
+		if !ok || next >= len(rec) || rec[next] != ',' && rec[next] != '}' {
+			if string(jsonStringBytes(key)) != "payload" {
+				return "", rec
+			}
+			// goresque's record: the raw payload is the last value.
+			rest := bytes.TrimRight(rec[start:], " \t\r\n")
+			return queue, bytes.TrimSuffix(rest, []byte("}"))
+		}
+		switch string(jsonStringBytes(key)) {
+		case "payload":
+			payload, found = rec[start:end], true
+		case "queue":
+			if rec[start] == '"' {
+				queue = string(jsonStringBytes(rec[start:end]))
+			}
+		}
+		i = next
+		if rec[i] == ',' {
+			i = phpjson.SkipSpace(rec, i+1)
+		}
+	}
+	if i >= len(rec) || !found {
+		return "", rec
+	}
+	return queue, payload
+}
+
+// skipLenient returns the end of the JSON value at b[i] without validating more than
+// needed to find it: strings may hold any bytes, nesting is counted, not recursed.
+func skipLenient(b []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; {
+		case c == '"':
+			j := i + 1
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(b) {
+				return i, false
+			}
+			i = j + 1
+		case c == '{' || c == '[':
+			depth++
+			i++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return i, false
+			}
+			depth--
+			i++
+		case depth > 0:
+			i++
+		default: // a scalar: up to a delimiter
+			j := i
+			for j < len(b) && !bytes.ContainsRune([]byte(",}] \t\r\n:"), rune(b[j])) {
+				j++
+			}
+			if j == i {
+				return i, false
+			}
+			i = j
+		}
+		if depth == 0 {
+			return i, true
+		}
+	}
+	return i, false
+}
+
+// jsonStringBytes decodes a JSON string token that jsonSkipString accepted into its bytes.
+// Unlike encoding/json it keeps bytes that are not valid UTF-8 as they are, so a queue
+// name made of arbitrary bytes comes back unchanged.
+func jsonStringBytes(tok []byte) []byte {
+	body := tok[1 : len(tok)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body))
+	for j := 0; j < len(body); j++ {
+		c := body[j]
+		if c != '\\' || j+1 >= len(body) {
+			out = append(out, c)
+			continue
+		}
+		j++
+		switch body[j] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, n := decodeU(body, j+1)
+			out = utf8.AppendRune(out, r)
+			j += n - 1
+		default: // '"', '\\', '/'
+			out = append(out, body[j])
+		}
+	}
+	return out
+}
+
+// decodeU decodes the hex digits of a \u escape at s[i:], joining a surrogate pair; it
+// returns the rune and how many bytes after the 'u' it used.
+func decodeU(s []byte, i int) (rune, int) {
+	hex := func(at int) (rune, bool) {
+		if at+4 > len(s) {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(s[at:at+4]), 16, 16)
+		return rune(v), err == nil
+	}
+	r, ok := hex(i)
+	if !ok {
+		return utf8.RuneError, 1
+	}
+	if utf16.IsSurrogate(r) && i+10 <= len(s) && s[i+4] == '\\' && s[i+5] == 'u' {
+		if r2, ok := hex(i + 6); ok {
+			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+				return d, 11
+			}
+		}
+	}
+	if utf16.IsSurrogate(r) {
+		return utf8.RuneError, 5
+	}
+	return r, 5
 }

@@ -5,10 +5,9 @@ package resque
 // monitoring API reads goresque's records, and a PHP worker starting up (and pruning) leaves
 // the live goresque worker alone.
 //
-// php-resque is not vendored (and Packagist is out of reach of CI), so the test needs
-// PHP_RESQUE_DIR: a directory holding php-resque-1/ (chrisboulton/php-resque) and/or
-// php-resque-136/ (resque/php-resque v1.3.6), each a checkout with bin/resque and a
-// vendor/autoload.php (composer install). Without it the test is skipped, and says so.
+// php-resque 1.x and 1.3.6 are the unmodified trees in ../shared/thirdparty, run through
+// internal/interop.PHPResque (a stand-in for Composer's autoloader). Outside CI a missing
+// tree or php skips the test, saying so; under CI=true it fails.
 
 import (
 	"context"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/interop"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/rs/zerolog"
 )
@@ -53,28 +53,16 @@ func (p *phpResque) run(action string, args ...string) json.RawMessage {
 }
 
 func TestInteropPHPResque(t *testing.T) {
-	dir := os.Getenv("PHP_RESQUE_DIR")
-	if dir == "" {
-		t.Skip("PHP_RESQUE_DIR is not set: this test needs real php-resque checkouts (see the comment at the top of interop_test.go)")
-	}
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Fatalf("PHP_RESQUE_DIR is set but php is missing: %v", err)
-	}
-	ran := 0
+	t.Parallel()
 	for _, d := range []Dialect{DialectPHPResque1, DialectPHPResque136} {
-		sub := filepath.Join(dir, d.String())
-		if _, err := os.Stat(filepath.Join(sub, "vendor", "autoload.php")); err != nil {
-			continue
-		}
-		ran++
-		t.Run(d.String(), func(t *testing.T) { interop(t, d, sub) })
-	}
-	if ran == 0 {
-		t.Fatalf("PHP_RESQUE_DIR=%s has neither php-resque-1/vendor/autoload.php nor php-resque-136/vendor/autoload.php", dir)
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			phpInterop(t, d, interop.PHPResque(t, d.String()))
+		})
 	}
 }
 
-func interop(t *testing.T, d Dialect, dir string) {
+func phpInterop(t *testing.T, d Dialect, dir string) {
 	srv := redistest.StartTB(t, redistest.Options{TCP: true})
 	pool := srv.Pool()
 	defer pool.Close()

@@ -78,6 +78,16 @@ func (k Keys) PruneLock() string { return k.ns + "pruning_dead_workers_in_progre
 // php-resque worker prunes that worker first and deletes worker:<id> without a trace.
 func (k Keys) InFlight() string { return k.ns + "goresque:inflight" }
 
+// PIDNamespaces is goresque's own hash of worker id → the pid namespace of the process
+// that registered it ("pid:[4026531836]", /proc/self/ns/pid). Same host name and pid in
+// another namespace is another live process (containers with host networking), not a
+// dead worker of this one; the hash lets the prune tell the two apart.
+func (k Keys) PIDNamespaces() string { return k.ns + "goresque:pidns" }
+
+// NodePing is node-resque's liveness key of worker name (its id without the queues):
+// {"time":<unix seconds>,"name":..,"queues":..}, written every few seconds by a live worker.
+func (k Keys) NodePing(name string) string { return k.ns + "worker:ping:" + name }
+
 // DelayedSchedule is the sorted set of timestamps that have delayed jobs.
 func (k Keys) DelayedSchedule() string { return k.ns + "delayed_queue_schedule" }
 

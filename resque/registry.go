@@ -1,13 +1,7 @@
 package resque
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -39,12 +33,17 @@ func splitWorkerID(id string) (host, pid, queues string, ok bool) {
 }
 
 // register adds the worker ids to `workers` with their start date, as php-resque's
-// registerWorker does (SADD workers, SET worker:<id>:started), and writes a first
-// heartbeat (Ruby resque 2.x), all in one round trip.
+// registerWorker does (SADD workers, SET worker:<id>:started), writes a first heartbeat
+// (Ruby resque 2.x) at the Redis server's time, and notes the pid namespace
+// (goresque:pidns), all in one round trip whose every reply is checked: a worker started
+// against a read-only replica must not say "starting" unregistered.
 func (w *Worker) register(conn redis.Conn, ids []string) error {
-	now := w.cfg.now().In(w.cfg.Location)
-	date := w.cfg.Dialect.date(now)
-	beat := phpjson.DateISO8601(now)
+	now, err := redisTime(conn)
+	if err != nil {
+		return fmt.Errorf("register workers: %w", err)
+	}
+	date := w.cfg.Dialect.date(w.cfg.now().In(w.cfg.Location))
+	beat := phpjson.DateISO8601(now.In(w.cfg.Location))
 	for _, id := range ids {
 		if err := conn.Send("SADD", w.keys.Workers(), id); err != nil {
 			return err
@@ -55,8 +54,11 @@ func (w *Worker) register(conn redis.Conn, ids []string) error {
 		if err := conn.Send("HSET", w.keys.Heartbeats(), id, beat); err != nil {
 			return err
 		}
+		if err := conn.Send("HSET", w.keys.PIDNamespaces(), id, w.cfg.pidNS); err != nil {
+			return err
+		}
 	}
-	if _, err := conn.Do(""); err != nil {
+	if _, err := pipelined(conn); err != nil {
 		return fmt.Errorf("register workers: %w", err)
 	}
 	return nil
@@ -64,7 +66,7 @@ func (w *Worker) register(conn redis.Conn, ids []string) error {
 
 // unregister removes what register and the jobs left of a worker, as php-resque's
 // unregisterWorker: SREM workers, DEL worker:<id>, :started, stat:processed:<id>,
-// stat:failed:<id>; plus its heartbeat.
+// stat:failed:<id>; plus its heartbeat and pid namespace.
 func (w *Worker) unregister(conn redis.Conn, ids []string) error {
 	for _, id := range ids {
 		for _, c := range [][]any{
@@ -74,254 +76,162 @@ func (w *Worker) unregister(conn redis.Conn, ids []string) error {
 			{"DEL", w.keys.WorkerStat("processed", id)},
 			{"DEL", w.keys.WorkerStat("failed", id)},
 			{"HDEL", w.keys.Heartbeats(), id},
+			{"HDEL", w.keys.PIDNamespaces(), id},
 		} {
 			if err := conn.Send(c[0].(string), c[1:]...); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := conn.Do(""); err != nil {
+	if _, err := pipelined(conn); err != nil {
 		return fmt.Errorf("unregister workers: %w", err)
 	}
 	return nil
 }
 
-// heartbeat writes the current time for every id into workers:heartbeat.
+// heartbeat writes the Redis server's time for every id into workers:heartbeat (Ruby
+// resque's heartbeat!, which also uses server time), and registers again the ids whose
+// registration vanished: a Redis restarted without persistence, FLUSHALL, a failover to an
+// empty replica, or another tool (Ruby's prune, resque-web's "remove") deleting it. An
+// unregistered worker is invisible to `workers` and stats, and any host may prune it
+// mid-job. The re-registration is logged once per disappearance.
 func (w *Worker) heartbeat(conn redis.Conn, ids []string) error {
-	beat := phpjson.DateISO8601(w.cfg.now().In(w.cfg.Location))
+	now, err := redisTime(conn)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	for _, id := range ids {
+		if err := conn.Send("SISMEMBER", w.keys.Workers(), id); err != nil {
+			return err
+		}
+	}
+	beat := phpjson.DateISO8601(now.In(w.cfg.Location))
 	args := []any{w.keys.Heartbeats()}
 	for _, id := range ids {
 		args = append(args, id, beat)
 	}
-	if _, err := conn.Do("HSET", args...); err != nil {
+	if err := conn.Send("HSET", args...); err != nil {
+		return err
+	}
+	replies, err := pipelined(conn)
+	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
+	var missing []string
+	for i, id := range ids {
+		if n, _ := redis.Int(replies[i], nil); n == 0 {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := w.register(conn, missing); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	w.log.Warn().Strs("ids", missing).Msg("worker registration had vanished from Redis (data lost, FLUSHALL, or removed by another tool); registered again")
 	return nil
 }
 
-// pruneDeadWorkers finds dead workers and settles them, as php-resque's
-// pruneDeadWorkers does at start, with two differences:
-//
-//   - A dead worker's in-flight job is never dropped: it goes to `failed` as
-//     Resque_Job_DirtyExitException (Ruby resque's behaviour) or back to its queue
-//     (RequeueDeadJobs). php-resque deletes worker:<id> without a trace.
-//   - Besides same-host workers whose pid is not a live "resque" process (php-resque's
-//     rule, unchanged), workers on any host whose heartbeat is older than PruneAfter are
-//     pruned (Ruby resque's rule), under Ruby's prune lock. Workers without a heartbeat
-//     on other hosts (php-resque workers) are left alone.
-//
-// Registrations carrying this worker's own ids are dead by definition when skip is empty
-// (we have not registered yet): a restarted container often reuses hostname and pid.
-// skip lists the ids of live slots of this process during periodic prunes.
-func (w *Worker) pruneDeadWorkers(ctx context.Context, conn redis.Conn, skip map[string]bool) (int, error) {
-	members, err := redis.Strings(conn.Do("SMEMBERS", w.keys.Workers()))
-	if err != nil {
-		return 0, fmt.Errorf("prune: list workers: %w", err)
-	}
-	beats, err := redis.StringMap(conn.Do("HGETALL", w.keys.Heartbeats()))
-	if err != nil {
-		return 0, fmt.Errorf("prune: heartbeats: %w", err)
-	}
-	inflight, err := redis.Strings(conn.Do("HKEYS", w.keys.InFlight()))
-	if err != nil {
-		return 0, fmt.Errorf("prune: in-flight: %w", err)
-	}
-	registered, inflightSet := map[string]bool{}, map[string]bool{}
-	for _, id := range members {
-		registered[id] = true
-	}
-	for _, id := range inflight {
-		inflightSet[id] = true
-	}
-	seen := map[string]bool{}
-	var candidates []string
-	for _, list := range [][]string{members, inflight} {
-		for _, id := range list {
-			if !seen[id] {
-				seen[id] = true
-				candidates = append(candidates, id)
-			}
-		}
-	}
-	for id := range beats {
-		if !seen[id] {
-			seen[id] = true
-			candidates = append(candidates, id)
-		}
-	}
-
-	now := w.cfg.now()
-	var livePIDs map[int]bool // filled lazily, like php-resque's workerPids()
-	locked := false
-	pruned := 0
-	for _, id := range candidates {
-		if skip[id] || ctx.Err() != nil {
-			continue
-		}
-		host, pidStr, _, ok := splitWorkerID(id)
-		if !ok {
-			continue
-		}
-		reason := ""
-		if w.sameHost(host) {
-			pid, err := strconv.Atoi(pidStr)
-			if err != nil {
-				continue
-			}
-			if pid == w.cfg.pid {
-				if len(skip) > 0 {
-					continue // one of our own live slots
-				}
-				reason = "a previous worker with this id (same host and pid) did not unregister"
-			} else {
-				if livePIDs == nil {
-					livePIDs = resquePIDs()
-				}
-				if livePIDs[pid] {
-					continue
-				}
-				reason = "its process " + pidStr + " is gone"
-			}
-		} else {
-			beat, hasBeat := beats[id]
-			switch {
-			case hasBeat:
-				t, err := parseHeartbeat(beat)
-				if err == nil && now.Sub(t) < w.cfg.PruneAfter {
-					continue
-				}
-				reason = "its heartbeat is older than " + w.cfg.PruneAfter.String()
-			case inflightSet[id] && !registered[id]:
-				// A job in goresque's in-flight hash under an id that is neither registered
-				// nor beating: no live worker holds it (a live one registers before it
-				// claims and beats until it unregisters).
-				reason = "it is not registered and has no heartbeat, but holds a job"
-			default:
-				continue // php-resque workers elsewhere: not ours to judge
-			}
-			if !locked {
-				ok, err := redis.String(conn.Do("SET", w.keys.PruneLock(), w.ids[0], "NX", "EX", 60))
-				if err != nil && !errors.Is(err, redis.ErrNil) {
-					return pruned, fmt.Errorf("prune: lock: %w", err)
-				}
-				if ok != "OK" {
-					continue // another worker is pruning; it will handle this one
-				}
-				locked = true
-			}
-		}
-		done, err := w.pruneOne(conn, id, reason, false)
+// resolveCollision picks a distinct worker id when another live process already uses
+// this one. With host networking (Docker --network host, Kubernetes hostNetwork) containers
+// on one node share the host name, and goresque as each container's pid 1 computes the same
+// hostname:1:queues. A registration under our own id is normally a previous run of this
+// process that died without unregistering; it is another live worker when its heartbeat
+// is fresh and it was registered from another pid namespace. Then this worker takes the
+// host part hostname_i<k> (still host:pid:queues, like the slot ids, and no real host name
+// contains "_") and says why.
+func (w *Worker) resolveCollision(conn redis.Conn) error {
+	for k := 2; ; k++ {
+		busy, err := w.idTaken(conn, w.ids)
 		if err != nil {
-			return pruned, err
+			return err
 		}
-		if done {
-			pruned++
+		if busy == "" {
+			return nil
 		}
+		if k > 99 {
+			return fmt.Errorf("worker ids %s to %s are all in use by live workers", busy, w.ids[0])
+		}
+		host := w.cfg.Hostname + "_i" + strconv.Itoa(k)
+		ids := make([]string, len(w.ids))
+		for i := range ids {
+			ids[i] = workerID(host, i, w.cfg.pid, w.cfg.Queues)
+		}
+		w.log.Warn().Str("taken", busy).Str("id", ids[0]).Msg("another live worker (fresh heartbeat, other pid namespace) uses this worker id: " +
+			"containers sharing a host name (host networking)? registering under a distinct id")
+		w.setIDs(ids)
 	}
-	if locked {
-		if _, err := conn.Do("DEL", w.keys.PruneLock()); err != nil {
-			return pruned, fmt.Errorf("prune: unlock: %w", err)
-		}
-	}
-	return pruned, nil
 }
 
-func (w *Worker) sameHost(host string) bool {
-	h := w.cfg.Hostname
-	if host == h {
-		return true
+// idTaken returns the first of ids that a live process in another pid namespace holds.
+func (w *Worker) idTaken(conn redis.Conn, ids []string) (string, error) {
+	now, err := redisTime(conn)
+	if err != nil {
+		return "", fmt.Errorf("worker id: %w", err)
 	}
-	rest, ok := strings.CutPrefix(host, h+"_")
-	if !ok || rest == "" {
+	for _, id := range ids {
+		if err := conn.Send("HGET", w.keys.Heartbeats(), id); err != nil {
+			return "", err
+		}
+		if err := conn.Send("HGET", w.keys.PIDNamespaces(), id); err != nil {
+			return "", err
+		}
+	}
+	replies, err := pipelined(conn)
+	if err != nil {
+		return "", fmt.Errorf("worker id: %w", err)
+	}
+	for i, id := range ids {
+		beat, _ := redis.String(replies[2*i], nil)
+		ns, _ := redis.String(replies[2*i+1], nil)
+		if ns == w.cfg.pidNS && ns != "" {
+			continue // our own previous run (same pid, same namespace): dead, pruned next
+		}
+		if t, err := parseHeartbeat(beat); err == nil && now.Sub(t) < w.cfg.PruneAfter {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// setIDs replaces the worker ids before the worker registers (resolveCollision).
+func (w *Worker) setIDs(ids []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ids = ids
+	w.log = w.cfg.Logger.With().Str("worker", ids[0]).Logger()
+}
+
+// sameHost reports whether host is this worker's host name or one goresque derives from it:
+// hostname_<n> (slot n), hostname_i<k> and hostname_i<k>_<n> (a distinct id picked on a
+// host-name collision, see resolveCollision).
+func (w *Worker) sameHost(host string) bool {
+	rest, ok := strings.CutPrefix(host, w.cfg.Hostname)
+	if !ok {
 		return false
 	}
-	_, err := strconv.Atoi(rest)
-	return err == nil
+	if rest == "" {
+		return true
+	}
+	if r, ok := strings.CutPrefix(rest, "_i"); ok {
+		k, slot, _ := strings.Cut(r, "_")
+		return isDigits(k) && (slot == "" && !strings.Contains(r, "_") || isDigits(slot))
+	}
+	r, ok := strings.CutPrefix(rest, "_")
+	return ok && isDigits(r)
 }
 
-// pruneOne settles worker id: its in-flight job (if any) is failed or requeued (as the
-// DeadJobs policy says, or requeued when requeue is set) and its keys removed, atomically,
-// only if its in-flight record is still the one read here.
-func (w *Worker) pruneOne(conn redis.Conn, id, reason string, requeue bool) (bool, error) {
-	rec, err := redis.Bytes(conn.Do("HGET", w.keys.InFlight(), id))
-	if errors.Is(err, redis.ErrNil) {
-		rec, err = redis.Bytes(conn.Do("GET", w.keys.Worker(id)))
+func isDigits(s string) bool {
+	if s == "" {
+		return false
 	}
-	if err != nil && !errors.Is(err, redis.ErrNil) {
-		return false, fmt.Errorf("prune %s: %w", id, err)
-	}
-	var sha, failure, payloadBack, queueKey, statusKey, head, tail, splice, ttl string
-	queueKey, statusKey = w.keys.Queue("-"), w.keys.JobStatus("-", "") // placeholders, untouched
-	log := w.log.With().Str("dead_worker", id).Logger()
-	if rec != nil {
-		sha = sha1hex(rec)
-		queue, payload := parseWorkingOn(rec)
-		now := w.cfg.now()
-		status := StatusFailed
-		if (requeue || w.cfg.DeadJobs == RequeueDeadJobs) && queue != "" && len(payload) > 0 {
-			status = StatusWaiting
-			payloadBack = string(payload)
-			queueKey = w.keys.Queue(queue)
-			log.Warn().Str("queue", queue).Msgf("worker is dead (%s); its job goes back to the head of the queue", reason)
-		} else {
-			je := DirtyExit("Job exited abnormally: worker "+id+" died while performing it ("+reason+")", nil)
-			f, err := failureRecord(w.cfg.Dialect, now.In(w.cfg.Location), payload, je, id, queue)
-			if err != nil {
-				return false, fmt.Errorf("prune %s: %w", id, err)
-			}
-			failure = string(f)
-			ttl = itoa(statusTTL)
-			log.Warn().Str("queue", queue).Msgf("worker is dead (%s); its job is recorded as failed (%s)", reason, ExceptionDirtyExit)
-		}
-		// Its status packet: failed (expiring, as a finished job's) or waiting again.
-		if job, err := decodePayload(queue, payload); err == nil && job.ID != "" {
-			statusKey = w.keys.JobStatus(job.ID, job.Prefix)
-			var sp bool
-			head, tail, sp = statusUpdate(w.cfg.Dialect, status, now, nil)
-			splice = boolFlag(sp)
-		}
-	} else {
-		log.Info().Msgf("pruning dead worker (%s)", reason)
-	}
-	n, err := redis.Int(pruneScript.Do(conn,
-		w.keys.Workers(), w.keys.Worker(id), w.keys.WorkerStarted(id),
-		w.keys.WorkerStat("processed", id), w.keys.WorkerStat("failed", id),
-		w.keys.Heartbeats(), w.keys.InFlight(), w.keys.Failed(),
-		w.keys.Stat("failed"), w.keys.Stat("processed"), queueKey, statusKey,
-		id, sha, failure, payloadBack, head, tail, splice, ttl))
-	if err != nil {
-		return false, fmt.Errorf("prune %s: %w", id, err)
-	}
-	return n == 1, nil
-}
-
-// parseWorkingOn extracts the queue and the raw payload from a "working on" record
-// {"queue":Q,"run_at":D,"payload":P}. It does not parse P, which may be anything a queue
-// held, even invalid JSON.
-func parseWorkingOn(rec []byte) (queue string, payload []byte) {
-	dec := json.NewDecoder(bytes.NewReader(rec))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", nil
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return queue, nil
-		}
-		key, _ := t.(string)
-		if key == "payload" {
-			rest := bytes.TrimLeft(rec[dec.InputOffset():], " \t\r\n:")
-			return queue, bytes.TrimSuffix(bytes.TrimRight(rest, " \t\r\n"), []byte("}"))
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return queue, nil
-		}
-		if key == "queue" {
-			_ = json.Unmarshal(v, &queue)
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return queue, nil
+	return true
 }
 
 func parseHeartbeat(s string) (time.Time, error) {
@@ -331,40 +241,4 @@ func parseHeartbeat(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("unparsable heartbeat %q", s)
-}
-
-// resquePIDs returns the pids of live processes whose command line contains "resque":
-// php-resque's workerPids() (`ps -A -o pid,command | grep [r]esque`), read from /proc
-// where there is one.
-func resquePIDs() map[int]bool {
-	pids := map[int]bool{}
-	if entries, err := os.ReadDir("/proc"); err == nil {
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-			if err == nil && bytes.Contains(cmd, []byte("resque")) {
-				pids[pid] = true
-			}
-		}
-		return pids
-	}
-	out, err := exec.Command("ps", "-A", "-o", "pid,command").Output()
-	if err != nil {
-		return pids
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if !strings.Contains(line, "resque") {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) > 0 {
-			if pid, err := strconv.Atoi(f[0]); err == nil {
-				pids[pid] = true
-			}
-		}
-	}
-	return pids
 }

@@ -63,7 +63,11 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 }
 
 // IDs returns the worker ids of the slots, slot 0 first.
-func (w *Worker) IDs() []string { return append([]string(nil), w.ids...) }
+func (w *Worker) IDs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.ids...)
+}
 
 // Keys returns the key builder the worker uses.
 func (w *Worker) Keys() Keys { return w.keys }
@@ -184,6 +188,9 @@ func (w *Worker) prepare(ctx context.Context, conn redis.Conn) error {
 	}
 	if err := loadScripts(conn); err != nil {
 		return fmt.Errorf("resque: load scripts: %w", err)
+	}
+	if err := w.resolveCollision(conn); err != nil {
+		return fmt.Errorf("resque: %w", err)
 	}
 	if n, err := w.pruneDeadWorkers(ctx, conn, nil); err != nil {
 		return fmt.Errorf("resque: %w", err)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what goresque's tests and demo need, from Debian's packages, when missing:
-# redis-server, php-cli, openssl and chromium. Idempotent; prints the versions it finds.
+# Installs what goresque's tests and demo need, when missing: from Debian's packages
+# redis-server, php-cli, openssl, chromium, Ruby with the gems Ruby resque 2.7.0 and
+# resque-web need (the interop tests run ../shared/thirdparty/ruby-resque), node and npm;
+# from npm node-resque 9.7.1 into $NODE_RESQUE_DIR (default: <user cache>/goresque/node-resque,
+# where internal/interop looks). Idempotent; prints the versions it finds.
 set -euo pipefail
 
 need=()
@@ -10,6 +13,14 @@ command -v php >/dev/null 2>&1 || need+=(php-cli)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # chromium runs the dashboard's browser tests (internal/web), headless.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Ruby resque 2.7.0 (lib/ only) and resque-web, for the Ruby interop tests.
+command -v ruby >/dev/null 2>&1 || need+=(ruby)
+for pkg in ruby-redis ruby-redis-namespace ruby-mono-logger ruby-multi-json ruby-sinatra ruby-rack ruby-webrick; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+# node-resque, for the node interop tests.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (Debian packages)"
@@ -24,9 +35,17 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# node-resque 9.7.1 from the npm registry, into the cache folder the tests read.
+export NODE_RESQUE_DIR="${NODE_RESQUE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/goresque/node-resque}"
+if ! grep -qs '"version": "9.7.1"' "$NODE_RESQUE_DIR/node_modules/node-resque/package.json"; then
+  echo "setup: installing node-resque@9.7.1 into $NODE_RESQUE_DIR (npm)"
+  mkdir -p "$NODE_RESQUE_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_RESQUE_DIR" node-resque@9.7.1 >/dev/null
+fi
+
 # A package install may start a system redis-server on 6379; tests never use it.
 if [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 command -v go >/dev/null 2>&1 || { echo "setup: go is not installed (expected at /usr/local/go)" >&2; exit 1; }
-echo "setup: $(go version | cut -d' ' -f3-4), $(redis-server --version | cut -d' ' -f3), PHP $(php -r 'echo PHP_VERSION;')"
+echo "setup: $(go version | cut -d' ' -f3-4), $(redis-server --version | cut -d' ' -f3), PHP $(php -r 'echo PHP_VERSION;'), Ruby $(ruby -e 'print RUBY_VERSION'), node $(node --version)"

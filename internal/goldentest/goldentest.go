@@ -234,7 +234,8 @@ func UnifyKeys(keys map[string]KeyDump) map[string]KeyDump {
 
 // GoresqueOnly reports the keys goresque writes beside php-resque's (README: compatibility).
 func GoresqueOnly(key string) bool {
-	return strings.HasSuffix(key, ":workers:heartbeat") || strings.HasSuffix(key, ":goresque:inflight")
+	return strings.HasSuffix(key, ":workers:heartbeat") || strings.HasSuffix(key, ":goresque:inflight") ||
+		strings.HasSuffix(key, ":goresque:pidns")
 }
 
 // Expect is a golden .keys.norm.json file.
