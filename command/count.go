@@ -30,7 +30,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 	log := newLogger(stderr, s.Verbose, s.VVerbose, s.LogFormat).With().Str("component", "count").Int("pid", os.Getpid()).Logger()
 
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT)
+	notifyWorkerSignals(sigs)
 	defer signal.Stop(sigs)
 
 	var mu sync.Mutex
@@ -107,9 +107,10 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 			stopAll()
 			forward(syscall.SIGTERM)
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT:
-				stopAll()
+			for _, ws := range workerSignals() {
+				if ws.sig == sig && ws.stops {
+					stopAll()
+				}
 			}
 			forward(sig)
 		case e := <-exits:

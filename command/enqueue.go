@@ -15,10 +15,10 @@ func enqueueCommand(env lookupFunc) *cli.Command {
 		ArgsUsage: "QUEUE CLASS [ARGS_JSON]",
 		Description: `ARGS_JSON is the PHP array the job gets as $this->args, written as JSON: an object,
 a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSON, true)) writes it.`,
-		Flags: append([]cli.Flag{
+		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "track", Usage: "create the job status key (Resque::enqueue's $trackStatus)"},
 			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix (Resque::enqueue's 5th argument)"},
-		}, redisFlags()...),
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 || c.NArg() > 3 {
 				return usageError("enqueue needs QUEUE CLASS [ARGS_JSON]")

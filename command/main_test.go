@@ -30,9 +30,9 @@ func TestMain(m *testing.M) {
 	case os.Getenv(chaosProgramEnv) == "1":
 		os.Exit(Main(chaos.WorkerMux()))
 	}
-	os.Exit(testscript.RunMain(withServer{m}, map[string]func() int{
-		"goresque": func() int { return Main(testMux()) },
-	}))
+	testscript.Main(withServer{m}, map[string]func(){
+		"goresque": func() { os.Exit(Main(testMux())) },
+	})
 }
 
 // withServer starts the shared redis-server around the tests (not in the subprocesses

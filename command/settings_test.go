@@ -21,7 +21,7 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 		err   string
 	}{
 		{name: "defaults", env: map[string]string{"QUEUE": "default"}, check: func(s workSettings) bool {
-			return s.Interval == 5*time.Second && !s.Blocking && s.Count == 1 && s.Concurrency == 1 && s.Prefix == "" &&
+			return s.Interval == 5*time.Second && !s.Blocking && s.Count == 1 && s.Concurrency == 1 && s.Prefix == "resque" &&
 				!s.Verbose && !s.VVerbose && s.Dialect == resque.DialectPHPResque136 && s.Redis.Backend == "localhost:6379" &&
 				s.Redis.DB == -1 && s.PHP.Mode == compat.ModePool && s.PHP.Isolation == compat.IsolationFork && !s.PHP.Off
 		}},
@@ -53,7 +53,7 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 		{name: "COUNT=two", env: map[string]string{"QUEUE": "q", "COUNT": "two"}, err: `COUNT="two"`},
 		// PREFIX through empty(): "0" is no prefix.
 		{name: "PREFIX=myapp", env: map[string]string{"QUEUE": "q", "PREFIX": "myapp"}, check: func(s workSettings) bool { return s.Prefix == "myapp" }},
-		{name: "PREFIX=0", env: map[string]string{"QUEUE": "q", "PREFIX": "0"}, check: func(s workSettings) bool { return s.Prefix == "" }},
+		{name: "PREFIX=0 is the default", env: map[string]string{"QUEUE": "q", "PREFIX": "0"}, check: func(s workSettings) bool { return s.Prefix == "resque" }},
 		// LOGGING/VERBOSE/VVERBOSE through empty().
 		{name: "LOGGING=1", env: map[string]string{"QUEUE": "q", "LOGGING": "1"}, check: func(s workSettings) bool { return s.Verbose && !s.VVerbose }},
 		{name: "VERBOSE=0 is off", env: map[string]string{"QUEUE": "q", "VERBOSE": "0"}, check: func(s workSettings) bool { return !s.Verbose }},
