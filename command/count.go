@@ -28,6 +28,15 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 		return exitFailure
 	}
 	log := newLogger(stderr, s.Verbose, s.VVerbose, s.LogFormat).With().Str("component", "count").Int("pid", os.Getpid()).Logger()
+	// The pid file holds this parent's pid, as an init script expects: the parent forwards
+	// signals to every worker and removes the file when the last one has stopped.
+	if s.PIDFile != "" {
+		if err := writePIDFile(s.PIDFile); err != nil {
+			fmt.Fprintf(stderr, "goresque: %v\n", err)
+			return exitFailure
+		}
+		defer os.Remove(s.PIDFile)
+	}
 
 	sigs := make(chan os.Signal, 8)
 	notifyWorkerSignals(sigs)

@@ -32,11 +32,11 @@ func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
 				return err
 			}
 			defer stopMetrics()
-			if s.Count > 1 {
-				if _, child := env(countChildEnv); !child {
-					*code = superviseCount(c.Context, s, c.App.ErrWriter)
-					return nil
-				}
+			if _, child := env(countChildEnv); child {
+				s.PIDFile = "" // the COUNT parent's: kill -QUIT $(cat pidfile) stops them all
+			} else if s.Count > 1 {
+				*code = superviseCount(c.Context, s, c.App.ErrWriter)
+				return nil
 			}
 			*code, err = work(c.Context, s, c, mux, obs)
 			return err
