@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,5 +93,37 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PREFIX", fmt.Sprintf("script%d", time.Now().UnixNano()))
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": exitsCmd},
+		// [php]: php is installed, or this is CI, where a missing php must fail the script.
+		Condition: func(cond string) (bool, error) {
+			if cond != "php" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := exec.LookPath("php")
+			return err == nil || os.Getenv("CI") == "true", nil
+		},
 	})
+}
+
+// exitsCmd is the scripts' `exits CODE PROGRAM [ARGS...]`: run PROGRAM as exec does (its
+// stdout and stderr are then checked as exec's) and want exit status CODE, since the
+// README promises 2 for usage and settings and 1 for runtime failures.
+func exitsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	got := 0
+	var ee *exec.ExitError
+	if err := ts.Exec(args[1], args[2:]...); errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
 }

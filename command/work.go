@@ -2,9 +2,11 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/resque"
@@ -59,7 +61,13 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 		return exitFailure, err
 	}
 	if !s.PHP.Off && mux.FallbackHandler() == nil {
-		php, err := newPHPBridge(ctx, s, log)
+		held := newHeldWriter(c.App.ErrWriter)
+		php, err := newPHPBridge(ctx, s, newLogger(held, s.Verbose, s.VVerbose, logFormat(c.App.ErrWriter, s.LogFormat)))
+		held.release(err == nil || s.VVerbose)
+		if errors.Is(err, compat.ErrAppInclude) {
+			prefix := fmt.Sprintf("%v (APP_INCLUDE=%q): ", compat.ErrAppInclude, s.AppInclude)
+			return exitUsage, badSetting("APP_INCLUDE=%q could not be loaded: %s", s.AppInclude, phpErrorLine(strings.TrimPrefix(err.Error(), prefix)))
+		}
 		if err != nil {
 			return exitFailure, err
 		}
