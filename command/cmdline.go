@@ -61,7 +61,10 @@ func reorder(app *cli.App, args []string) ([]string, error) {
 			dst = &globals
 		}
 		*dst = append(*dst, a)
-		if takesValue && i+1 < len(args) {
+		if takesValue {
+			if i+1 == len(args) {
+				return nil, usageError(fmt.Sprintf("flag needs an argument: %s", a))
+			}
 			i++
 			*dst = append(*dst, args[i])
 		}
