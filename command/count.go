@@ -136,7 +136,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 				backoff[i] = 0
 			}
 			backoff[i] = min(max(2*backoff[i], time.Second), 30*time.Second)
-			log.Warn().Int("worker", i).Dur("in", backoff[i]).Msg("restarting worker process")
+			log.Warn().Int("worker", i).Stringer("in", backoff[i]).Msg("restarting worker process")
 			pending[i] = time.AfterFunc(backoff[i], func() { restart <- i })
 		case i := <-restart:
 			if _, ok := pending[i]; !ok {

@@ -27,7 +27,9 @@ func newLogger(w io.Writer, verbose, vverbose bool, format string) zerolog.Logge
 		level = zerolog.TraceLevel
 	}
 	if logFormat(w, format) == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.DateTime, FormatFieldValue: consoleValue}
+		f, ok := w.(*os.File)
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.DateTime, FormatFieldValue: consoleValue,
+			NoColor: !ok || !isTerminal(f)}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }

@@ -53,10 +53,12 @@ func (w withServer) Run() int {
 // testMux is the program the CLI tests run: a few Go handlers.
 func testMux() *resque.Mux {
 	mux := resque.NewMux()
-	mux.HandleFunc("Test_Ok", func(ctx context.Context, j *resque.Job) error {
+	ok := func(ctx context.Context, j *resque.Job) error {
 		j.SetResult("ok")
 		return nil
-	})
+	}
+	mux.HandleFunc("Test_Ok", ok)
+	mux.HandleFunc(`App\Jobs\Test_Ok`, ok)
 	// Test_Sleep sleeps args["seconds"] unless its context ends first.
 	mux.HandleFunc("Test_Sleep", func(ctx context.Context, j *resque.Job) error {
 		d := time.Duration(j.Float("seconds") * float64(time.Second))
