@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +97,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PREFIX", fmt.Sprintf("script%d", time.Now().UnixNano()))
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": exitsCmd},
+		Cmds: scriptCmds(),
 		// [php]: php is installed, or this is CI, where a missing php must fail the script.
 		Condition: func(cond string) (bool, error) {
 			if cond != "php" {
@@ -105,6 +107,47 @@ func TestScripts(t *testing.T) {
 			return err == nil || os.Getenv("CI") == "true", nil
 		},
 	})
+}
+
+// scriptCmds are the commands the scripts have beyond testscript's own.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"exits": exitsCmd, "envstdout": envStdoutCmd, "waitstdout": waitStdoutCmd,
+	}
+}
+
+// envStdoutCmd is `envstdout NAME`: set NAME to the last command's stdout, trimmed (a job
+// id that enqueue printed).
+func envStdoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: envstdout NAME")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+// waitStdoutCmd is `waitstdout TIMEOUT REGEXP PROGRAM [ARGS...]`: run PROGRAM until its
+// stdout matches REGEXP (a worker finished a job), at most TIMEOUT.
+func waitStdoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: waitstdout TIMEOUT REGEXP PROGRAM [ARGS...]")
+	}
+	limit, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("waitstdout: %v", err)
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitstdout: %v", err)
+	}
+	for deadline := time.Now().Add(limit); ; time.Sleep(25 * time.Millisecond) {
+		err := ts.Exec(args[2], args[3:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitstdout: no match for %s within %v (last: %v)", args[1], limit, err)
+		}
+	}
 }
 
 // exitsCmd is the scripts' `exits CODE PROGRAM [ARGS...]`: run PROGRAM as exec does (its
