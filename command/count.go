@@ -53,8 +53,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 		cmd.Args[0] = argv0
 		cmd.Env = append(os.Environ(), countChildEnv+"=1")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		// If the supervisor dies, its workers finish their jobs and stop.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT}
+		cmd.SysProcAttr = countChildAttr()
 		if err := cmd.Start(); err != nil {
 			return err
 		}
