@@ -28,9 +28,18 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 		return exitFailure
 	}
 	log := newLogger(stderr, s.Verbose, s.VVerbose, s.LogFormat).With().Str("component", "count").Int("pid", os.Getpid()).Logger()
+	// The pid file holds this parent's pid, as an init script expects: the parent forwards
+	// signals to every worker and removes the file when the last one has stopped.
+	if s.PIDFile != "" {
+		if err := writePIDFile(s.PIDFile); err != nil {
+			fmt.Fprintf(stderr, "goresque: %v\n", err)
+			return exitFailure
+		}
+		defer os.Remove(s.PIDFile)
+	}
 
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT)
+	notifyWorkerSignals(sigs)
 	defer signal.Stop(sigs)
 
 	var mu sync.Mutex
@@ -44,8 +53,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 		cmd.Args[0] = argv0
 		cmd.Env = append(os.Environ(), countChildEnv+"=1")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		// If the supervisor dies, its workers finish their jobs and stop.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGQUIT}
+		cmd.SysProcAttr = countChildAttr()
 		if err := cmd.Start(); err != nil {
 			return err
 		}
@@ -107,9 +115,10 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 			stopAll()
 			forward(syscall.SIGTERM)
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT:
-				stopAll()
+			for _, ws := range workerSignals() {
+				if ws.sig == sig && ws.stops {
+					stopAll()
+				}
 			}
 			forward(sig)
 		case e := <-exits:
@@ -126,7 +135,7 @@ func superviseCount(ctx context.Context, s workSettings, stderr io.Writer) int {
 				backoff[i] = 0
 			}
 			backoff[i] = min(max(2*backoff[i], time.Second), 30*time.Second)
-			log.Warn().Int("worker", i).Dur("in", backoff[i]).Msg("restarting worker process")
+			log.Warn().Int("worker", i).Stringer("in", backoff[i]).Msg("restarting worker process")
 			pending[i] = time.AfterFunc(backoff[i], func() { restart <- i })
 		case i := <-restart:
 			if _, ok := pending[i]; !ok {

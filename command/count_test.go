@@ -1,6 +1,8 @@
 package command
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,5 +64,38 @@ func TestCountStopDoesNotWaitForRestartBackoff(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("the COUNT parent took %v to exit after SIGQUIT with one worker idle and one in restart backoff; want well under 1s", took.Round(10*time.Millisecond))
+	}
+}
+
+// TestCountPIDFileHoldsTheParent: with COUNT>1 the pid file held a child's pid (each
+// child wrote its own, the last one won), so `kill -QUIT $(cat pidfile)` stopped one
+// worker and deleted the file while the parent and the other worker ran on. It must hold
+// the parent's pid, stay while the workers run, and go when the parent exits.
+func TestCountPIDFileHoldsTheParent(t *testing.T) {
+	t.Parallel()
+	p := newProgram(t)
+	pidfile := filepath.Join(t.TempDir(), "goresque.pid")
+	p.start("QUEUE=default", "COUNT=2", "PIDFILE="+pidfile)
+	p.waitWorkers(2)
+	time.Sleep(200 * time.Millisecond) // both children are past their own start-up
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil || pid != p.cmd.Process.Pid {
+		t.Fatalf("pid file holds %q; want the COUNT parent's pid %d", b, p.cmd.Process.Pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if ws := p.workers(); len(ws) != 0 {
+		t.Errorf("still registered after QUIT to the pid in the pid file: %v", ws)
+	}
+	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
+		t.Errorf("pid file left after the parent exited: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,9 +20,10 @@ a list or null (default). It is stored as PHP's json_encode(json_decode(ARGS_JSO
 With --at or --in the job goes to the delayed schedule in php-resque-scheduler's format, and
 a scheduler (goresque scheduler, work --scheduler, or php-resque-scheduler) queues it when due.`,
 		Flags: append([]cli.Flag{
+			jsonFlag(),
 			&cli.BoolFlag{Name: "track", Usage: "create the job status key (Resque::enqueue's $trackStatus)"},
 			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix (Resque::enqueue's 5th argument)"},
-		}, append(delayedFlags(), redisFlags()...)...),
+		}, delayedFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 || c.NArg() > 3 {
 				return usageError("enqueue needs QUEUE CLASS [ARGS_JSON]")
@@ -31,6 +33,10 @@ a scheduler (goresque scheduler, work --scheduler, or php-resque-scheduler) queu
 				raw := json.RawMessage(c.Args().Get(2))
 				if !json.Valid(raw) {
 					return usageError(fmt.Sprintf("ARGS_JSON is not valid JSON: %s", raw))
+				}
+				if kind := jsonKind(raw); kind != "" {
+					// Resque_Job::create: "Supplied $args must be an array."
+					return usageError(fmt.Sprintf("ARGS_JSON must be a JSON object, an array or null, not %s", kind))
 				}
 				args = raw
 			}
@@ -51,8 +57,30 @@ a scheduler (goresque scheduler, work --scheduler, or php-resque-scheduler) queu
 			if err != nil {
 				return err
 			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, struct {
+					ID    string `json:"id"`
+					Queue string `json:"queue"`
+					Class string `json:"class"`
+				}{id, c.Args().Get(0), c.Args().Get(1)})
+			}
 			fmt.Fprintln(c.App.Writer, id)
 			return nil
 		},
 	}
+}
+
+// jsonKind names a valid JSON value that PHP would not decode to an array ("a string",
+// "a number", "true", "false"); "" for an object, an array or null.
+func jsonKind(raw []byte) string {
+	v := bytes.TrimSpace(raw)
+	switch {
+	case len(v) == 0, v[0] == '{', v[0] == '[', v[0] == 'n':
+		return ""
+	case v[0] == '"':
+		return "a string"
+	case v[0] == 't', v[0] == 'f':
+		return string(v)
+	}
+	return "a number"
 }

@@ -39,12 +39,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env looku
 	}
 	code := exitOK
 	app := newApp(stdout, stderr, env, mux, &code)
-	if err := app.RunContext(ctx, interspersed(args)); err != nil {
+	args, err := reorder(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "goresque: %v\n", err)
 		var se *settingError
 		var ue usageError
-		switch {
-		case errors.As(err, &se), errors.As(err, &ue), isCLIUsage(err):
+		if errors.As(err, &se) || errors.As(err, &ue) {
 			return exitUsage
 		}
 		return exitFailure
@@ -52,54 +55,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env looku
 	return code
 }
 
-// boolFlags take no value; every other flag takes the next argument unless written
-// --flag=value.
-var boolFlags = map[string]bool{
-	"track": true, "json": true, "blocking": true, "verbose": true, "v": true, "vverbose": true,
-	"vv": true, "tls-insecure-skip-verify": true, "help": true, "h": true, "read-only": true,
-	"all": true, "scheduler": true,
-}
-
-// interspersed moves a subcommand's flags in front of its arguments, so that
-// `goresque enqueue default MyJob '{}' --track` works: urfave/cli v2 stops reading flags at
-// the first argument.
-func interspersed(args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
-	out := []string{args[0], args[1]}
-	var flags, rest []string
-	for i := 2; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			rest = append(rest, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && !boolFlags[name] && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	out = append(out, flags...)
-	return append(out, rest...)
-}
-
-// usageError is a wrong command line.
+// usageError is a wrong command line: exit status 2, as for a bad setting.
 type usageError string
 
 func (e usageError) Error() string { return string(e) }
-
-func isCLIUsage(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "flag provided but not defined") || strings.Contains(msg, "No help topic") ||
-		strings.Contains(msg, "invalid value") || strings.Contains(msg, "flag needs an argument")
-}
 
 func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int) *cli.App {
 	app := &cli.App{
@@ -108,7 +67,9 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 		Version:         version(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
-		HideHelpCommand: true,
+		HideHelpCommand: true, // helpCommand replaces urfave's, which says "No help topic"
+		// The help command stops urfave/cli adding --help itself.
+		Flags: append(globalFlags(), cli.HelpFlag),
 		// urfave/cli would call os.Exit for an ExitCoder; only Main exits.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
@@ -122,27 +83,39 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 			failedCommand(env), dequeueCommand(env), schedulerCommand(env), pauseCommand(env), resumeCommand(env),
 		},
 	}
+	app.Commands = append(app.Commands, helpCommand())
+	app.Description = envOnlyHelp(func(st setting) bool { return st.global })
+	app.OnUsageError = onUsageError
+	finishCommands(app.Commands)
 	return app
 }
 
-// given returns the flags set on the command line as strings.
-func given(c *cli.Context) map[string]string {
-	out := map[string]string{}
-	for _, f := range c.Command.Flags {
-		name := f.Names()[0]
-		if !c.IsSet(name) {
-			continue
-		}
-		// IsSet is also true for a flag's EnvVars; goresque declares none, so this is
-		// the command line only.
-		switch f.(type) {
-		case *cli.BoolFlag:
-			out[name] = fmt.Sprint(c.Bool(name))
-		default:
-			out[name] = c.String(name)
-		}
+// commandHelpTemplate is urfave/cli's, plus where the global flags are documented.
+var commandHelpTemplate = cli.CommandHelpTemplate + `
+GLOBAL OPTIONS:
+   Redis, TLS, --prefix and --dialect go before or after the command: goresque --help lists them.
+`
+
+// onUsageError turns urfave/cli's flag errors (an unknown flag, a flag without its value)
+// into a usageError, one line instead of the help text.
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	what := "goresque --help"
+	if isSubcommand {
+		what = "goresque help " + c.Command.Name
 	}
-	return out
+	return usageError(fmt.Sprintf("%v (%s lists the flags)", err, what))
+}
+
+// finishCommands gives every command the one-line usage errors and the help template
+// that points to the global flags.
+func finishCommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+		if c.CustomHelpTemplate == "" && len(c.Subcommands) == 0 {
+			c.CustomHelpTemplate = commandHelpTemplate
+		}
+		finishCommands(c.Subcommands)
+	}
 }
 
 // rubyWorkerTitle is Ruby resque's test for a live worker process on its host

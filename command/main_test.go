@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +38,9 @@ func TestMain(m *testing.M) {
 		// its process title: testscript dispatches on argv[0], which no longer matches.
 		os.Exit(Main(testMux()))
 	}
-	os.Exit(testscript.RunMain(withServer{m}, map[string]func() int{
-		"goresque": func() int { return Main(testMux()) },
-	}))
+	testscript.Main(withServer{m}, map[string]func(){
+		"goresque": func() { os.Exit(Main(testMux())) },
+	})
 }
 
 // withServer starts the shared redis-server around the tests (not in the subprocesses
@@ -55,10 +59,12 @@ func (w withServer) Run() int {
 // testMux is the program the CLI tests run: a few Go handlers.
 func testMux() *resque.Mux {
 	mux := resque.NewMux()
-	mux.HandleFunc("Test_Ok", func(ctx context.Context, j *resque.Job) error {
+	ok := func(ctx context.Context, j *resque.Job) error {
 		j.SetResult("ok")
 		return nil
-	})
+	}
+	mux.HandleFunc("Test_Ok", ok)
+	mux.HandleFunc(`App\Jobs\Test_Ok`, ok)
 	// Test_Sleep sleeps args["seconds"] unless its context ends first.
 	mux.HandleFunc("Test_Sleep", func(ctx context.Context, j *resque.Job) error {
 		d := time.Duration(j.Float("seconds") * float64(time.Second))
@@ -95,5 +101,78 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PREFIX", fmt.Sprintf("script%d", time.Now().UnixNano()))
 			return nil
 		},
+		Cmds: scriptCmds(),
+		// [php]: php is installed, or this is CI, where a missing php must fail the script.
+		Condition: func(cond string) (bool, error) {
+			if cond != "php" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := exec.LookPath("php")
+			return err == nil || os.Getenv("CI") == "true", nil
+		},
 	})
+}
+
+// scriptCmds are the commands the scripts have beyond testscript's own.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"exits": exitsCmd, "envstdout": envStdoutCmd, "waitstdout": waitStdoutCmd,
+	}
+}
+
+// envStdoutCmd is `envstdout NAME`: set NAME to the last command's stdout, trimmed (a job
+// id that enqueue printed).
+func envStdoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: envstdout NAME")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+// waitStdoutCmd is `waitstdout TIMEOUT REGEXP PROGRAM [ARGS...]`: run PROGRAM until its
+// stdout matches REGEXP (a worker finished a job), at most TIMEOUT.
+func waitStdoutCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: waitstdout TIMEOUT REGEXP PROGRAM [ARGS...]")
+	}
+	limit, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("waitstdout: %v", err)
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitstdout: %v", err)
+	}
+	for deadline := time.Now().Add(limit); ; time.Sleep(25 * time.Millisecond) {
+		err := ts.Exec(args[2], args[3:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitstdout: no match for %s within %v (last: %v)", args[1], limit, err)
+		}
+	}
+}
+
+// exitsCmd is the scripts' `exits CODE PROGRAM [ARGS...]`: run PROGRAM as exec does (its
+// stdout and stderr are then checked as exec's) and want exit status CODE, since the
+// README promises 2 for usage and settings and 1 for runtime failures.
+func exitsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	got := 0
+	var ee *exec.ExitError
+	if err := ts.Exec(args[1], args[2:]...); errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
 }

@@ -15,8 +15,8 @@ import (
 // (--metrics-addr) and returns the observer to give the worker; with no address it returns
 // a nil observer and serves nothing. COUNT > 1 with an address is refused: every process
 // would need the same port.
-func serveWorkMetrics(src source, s workSettings, stderr io.Writer) (resque.Observer, func(), error) {
-	addr, _ := src.get("metrics-addr", "GORESQUE_METRICS_ADDR")
+func serveWorkMetrics(s workSettings, stderr io.Writer) (resque.Observer, func(), error) {
+	addr := s.MetricsAddr
 	if addr == "" {
 		return nil, func() {}, nil
 	}

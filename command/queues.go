@@ -12,7 +12,7 @@ func queuesCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "queues",
 		Usage: "list queues and their sizes",
-		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
+		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {

@@ -69,6 +69,11 @@ func parseBackend(r redisSettings) (target, error) {
 		t.network, t.addr = "unix", strings.TrimPrefix(b, "unix://")
 	case strings.HasPrefix(b, "/"):
 		t.network, t.addr = "unix", b
+	case strings.Contains(b, "://"):
+		// http://host:6379 would be dialled as the host "http" and fail at run time as
+		// "cannot reach redis"; it is a wrong setting. The scheme only: a URL may hold a password.
+		scheme, _, _ := strings.Cut(b, "://")
+		return t, badSetting("REDIS_BACKEND: %q is not a Redis scheme: want host:port, redis://host:port/db, rediss://... or a unix socket path", scheme)
 	default:
 		host, port, err := net.SplitHostPort(b)
 		if err != nil {

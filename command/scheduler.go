@@ -21,28 +21,16 @@ resque-scheduler's, the same format); jobs get a fresh id and queue_time as Resq
 gives them. Any number of goresque schedulers may run beside php-resque-scheduler or Ruby's:
 no job is moved twice. QUIT, TERM and INT stop it after the current pass. The same runs
 inside a worker with work --scheduler (GORESQUE_SCHEDULER=1).`,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "interval", Usage: "seconds between passes (env INTERVAL; default 5)"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every job moved (env LOGGING or VERBOSE)"},
-			&cli.StringFlag{Name: "log-format", Usage: "json, console or auto (env GORESQUE_LOG_FORMAT; default auto)"},
-		}, redisFlags()...),
+		Flags: settingFlags(schedulerSetting),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("scheduler takes no arguments")
 			}
-			src := source{env: env, flags: given(c)}
-			interval := 5 * time.Second
-			if v, _ := src.get("interval", "INTERVAL"); !phpEmpty(v) {
-				d, err := parseSeconds(v)
-				if err != nil || d <= 0 {
-					return badSetting("INTERVAL=%q: want a positive number of seconds, e.g. 5 or 0.5", v)
-				}
-				interval = d
+			s, err := readSettings(source{env: env, flags: given(c)}, schedulerSetting)
+			if err != nil {
+				return err
 			}
-			verbose, _ := src.get("verbose", "VERBOSE")
-			logging, _ := src.get("", "LOGGING")
-			format, _ := src.get("log-format", "GORESQUE_LOG_FORMAT")
-			log := newLogger(c.App.ErrWriter, !phpEmpty(verbose) && verbose != "false" || !phpEmpty(logging), false, format)
+			log := newLogger(c.App.ErrWriter, s.Verbose, false, s.LogFormat)
 			client, pool, err := clientFor(c, env)
 			if err != nil {
 				return err
@@ -50,7 +38,7 @@ inside a worker with work --scheduler (GORESQUE_SCHEDULER=1).`,
 			defer pool.Close()
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return runScheduler(ctx, pool, client, interval, log)
+			return runScheduler(ctx, pool, client, s.Interval, log)
 		},
 	}
 }
@@ -78,4 +66,14 @@ func startScheduler(ctx context.Context, pool *redis.Pool, s workSettings, log z
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// schedulerSetting picks the rows of settingsTable that `goresque scheduler` reads besides
+// the global ones: INTERVAL (seconds between passes), LOGGING/VERBOSE and the log format.
+func schedulerSetting(st setting) bool {
+	switch st.flag {
+	case "interval", "verbose", "log-format":
+		return true
+	}
+	return false
 }

@@ -22,7 +22,7 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 		err   string
 	}{
 		{name: "defaults", env: map[string]string{"QUEUE": "default"}, check: func(s workSettings) bool {
-			return s.Interval == 5*time.Second && !s.Blocking && s.Count == 1 && s.Concurrency == 1 && s.Prefix == "" &&
+			return s.Interval == 5*time.Second && !s.Blocking && s.Count == 1 && s.Concurrency == 1 && s.Prefix == "resque" &&
 				!s.Verbose && !s.VVerbose && s.Dialect == resque.DialectPHPResque136 && s.Redis.Backend == "localhost:6379" &&
 				s.Redis.DB == -1 && s.PHP.Mode == compat.ModePool && s.PHP.Isolation == compat.IsolationFork && !s.PHP.Off
 		}},
@@ -54,15 +54,24 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 		{name: "COUNT=two", env: map[string]string{"QUEUE": "q", "COUNT": "two"}, err: `COUNT="two"`},
 		// PREFIX through empty(): "0" is no prefix.
 		{name: "PREFIX=myapp", env: map[string]string{"QUEUE": "q", "PREFIX": "myapp"}, check: func(s workSettings) bool { return s.Prefix == "myapp" }},
-		{name: "PREFIX=0", env: map[string]string{"QUEUE": "q", "PREFIX": "0"}, check: func(s workSettings) bool { return s.Prefix == "" }},
+		{name: "PREFIX=0 is the default", env: map[string]string{"QUEUE": "q", "PREFIX": "0"}, check: func(s workSettings) bool { return s.Prefix == "resque" }},
 		// LOGGING/VERBOSE/VVERBOSE through empty().
 		{name: "LOGGING=1", env: map[string]string{"QUEUE": "q", "LOGGING": "1"}, check: func(s workSettings) bool { return s.Verbose && !s.VVerbose }},
 		{name: "VERBOSE=0 is off", env: map[string]string{"QUEUE": "q", "VERBOSE": "0"}, check: func(s workSettings) bool { return !s.Verbose }},
+		{name: "LOGGING=0 with VERBOSE=1 is on", env: map[string]string{"QUEUE": "q", "LOGGING": "0", "VERBOSE": "1"}, check: func(s workSettings) bool { return s.Verbose }},
+		{name: "--verbose=false wins over VERBOSE=1", env: map[string]string{"QUEUE": "q", "VERBOSE": "1"}, flags: map[string]string{"verbose": "false"},
+			check: func(s workSettings) bool { return !s.Verbose }},
+		{name: "--verbose", env: map[string]string{"QUEUE": "q"}, flags: map[string]string{"verbose": "true"}, check: func(s workSettings) bool { return s.Verbose }},
 		{name: "VVERBOSE=yes", env: map[string]string{"QUEUE": "q", "VVERBOSE": "yes"}, check: func(s workSettings) bool { return s.VVerbose }},
 		// Redis.
 		{name: "REDIS_BACKEND_DB", env: map[string]string{"QUEUE": "q", "REDIS_BACKEND": "10.0.0.5:6380", "REDIS_BACKEND_DB": "3"},
 			check: func(s workSettings) bool { return s.Redis.Backend == "10.0.0.5:6380" && s.Redis.DB == 3 }},
 		{name: "REDIS_BACKEND_DB=x", env: map[string]string{"QUEUE": "q", "REDIS_BACKEND_DB": "x"}, err: `REDIS_BACKEND_DB="x"`},
+		{name: "REDIS_PASSWORD_FILE wins over REDIS_PASSWORD", env: map[string]string{"QUEUE": "q", "REDIS_PASSWORD": "env", "REDIS_PASSWORD_FILE": "/nonexistent/pw"},
+			err: `REDIS_PASSWORD_FILE="/nonexistent/pw": open /nonexistent/pw`},
+		{name: "--tls-insecure-skip-verify=false wins", env: map[string]string{"QUEUE": "q", "REDIS_TLS_INSECURE_SKIP_VERIFY": "1"},
+			flags: map[string]string{"tls-insecure-skip-verify": "false"}, check: func(s workSettings) bool { return !s.Redis.TLS.InsecureSkipVerify }},
+		{name: "TLS cert without key", env: map[string]string{"QUEUE": "q", "REDIS_TLS_CERT_FILE": "c.pem"}, err: "go together"},
 		// goresque's own settings.
 		{name: "dialect php-resque-1", env: map[string]string{"QUEUE": "q", "GORESQUE_DIALECT": "chrisboulton"},
 			check: func(s workSettings) bool { return s.Dialect == resque.DialectPHPResque1 }},

@@ -11,7 +11,7 @@ func statsCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
 		Usage: "show processed and failed counts, pending jobs and workers",
-		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
+		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {

@@ -15,10 +15,10 @@ func statusCommand(env lookupFunc) *cli.Command {
 		Name:      "status",
 		Usage:     "show a tracked job's status (waiting, running, failed, complete)",
 		ArgsUsage: "JOB_ID",
-		Flags: append([]cli.Flag{
+		Flags: []cli.Flag{
 			jsonFlag(),
 			&cli.StringFlag{Name: "status-prefix", Usage: "php-resque 1.3 status prefix the job was enqueued with"},
-		}, redisFlags()...),
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageError("status needs JOB_ID")

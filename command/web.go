@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,38 +31,14 @@ type webSettings struct {
 	TLSCert, TLSKey string
 }
 
+// readWebSettings reads the web rows of settingsTable, then checks what needs several: a
+// certificate needs its key, an address beyond loopback a password.
 func readWebSettings(src source) (webSettings, error) {
-	s := webSettings{Listen: defaultWebListen, User: "admin"}
-	if v, ok := src.get("listen", "GORESQUE_WEB_LISTEN"); ok && v != "" {
-		s.Listen = v
+	all, err := readSettings(src, func(st setting) bool { return st.cmd == "web" })
+	s := all.Web
+	if err != nil {
+		return s, err
 	}
-	if v, ok := src.get("read-only", "GORESQUE_WEB_READ_ONLY"); ok && v != "" {
-		on, known := parseBool(v)
-		if !known {
-			return s, badSetting("GORESQUE_WEB_READ_ONLY=%q: want true or false", v)
-		}
-		s.ReadOnly = on
-	}
-	if v, ok := src.env("GORESQUE_WEB_USER"); ok && v != "" {
-		s.User = v
-	}
-	pw, _ := src.env("GORESQUE_WEB_PASSWORD")
-	if file, ok := src.env("GORESQUE_WEB_PASSWORD_FILE"); ok && file != "" {
-		if pw != "" {
-			return s, badSetting("set GORESQUE_WEB_PASSWORD or GORESQUE_WEB_PASSWORD_FILE, not both")
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return s, badSetting("GORESQUE_WEB_PASSWORD_FILE: %v", err)
-		}
-		pw = strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			return s, badSetting("GORESQUE_WEB_PASSWORD_FILE=%s is empty", file)
-		}
-	}
-	s.Password = pw
-	s.TLSCert, _ = src.get("https-cert", "GORESQUE_WEB_TLS_CERT_FILE")
-	s.TLSKey, _ = src.get("https-key", "GORESQUE_WEB_TLS_KEY_FILE")
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return s, badSetting("GORESQUE_WEB_TLS_CERT_FILE and GORESQUE_WEB_TLS_KEY_FILE go together: set both or neither")
 	}
@@ -96,12 +70,7 @@ func webCommand(env lookupFunc) *cli.Command {
 It listens on ` + defaultWebListen + ` unless --listen says otherwise. GORESQUE_WEB_PASSWORD (or
 GORESQUE_WEB_PASSWORD_FILE) turns on HTTP basic auth for user admin (GORESQUE_WEB_USER); it is
 required to listen on anything but a loopback address.`,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "address to serve on (env GORESQUE_WEB_LISTEN; default " + defaultWebListen + ")"},
-			&cli.StringFlag{Name: "https-cert", Usage: "serve HTTPS with this certificate (PEM) (env GORESQUE_WEB_TLS_CERT_FILE)"},
-			&cli.StringFlag{Name: "https-key", Usage: "the certificate's key (PEM) (env GORESQUE_WEB_TLS_KEY_FILE)"},
-			&cli.BoolFlag{Name: "read-only", Usage: "show everything, change nothing: no retry, remove, dequeue or pause (env GORESQUE_WEB_READ_ONLY)"},
-		}, redisFlags()...),
+		Flags: settingFlags(func(st setting) bool { return st.cmd == "web" }),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("web takes no arguments")

@@ -2,10 +2,12 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/goresque/goresque/compat"
 	"github.com/goresque/goresque/resque"
@@ -14,40 +16,12 @@ import (
 )
 
 func workCommand(env lookupFunc, mux *resque.Mux, code *int) *cli.Command {
-	flags := []cli.Flag{
-		&cli.StringFlag{Name: "queue", Aliases: []string{"q"}, Usage: "queues to work, highest priority first, comma separated; * for all (env QUEUE)"},
-		&cli.StringFlag{Name: "interval", Usage: "seconds to sleep when the queues are empty; the wait in blocking mode (env INTERVAL; default 5)"},
-		&cli.BoolFlag{Name: "blocking", Usage: "wait on the queues instead of polling (env BLOCKING: on when set)"},
-		&cli.StringFlag{Name: "count", Usage: "number of worker processes (env COUNT)"},
-		&cli.StringFlag{Name: "concurrency", Usage: "jobs at once per process, each slot a registered worker (env GORESQUE_CONCURRENCY; default 1)"},
-		&cli.StringFlag{Name: "app-include", Usage: "PHP file to load before PHP jobs run, e.g. vendor/autoload.php (env APP_INCLUDE)"},
-		&cli.StringFlag{Name: "pidfile", Usage: "write the process id to this file (env PIDFILE)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every job (env LOGGING or VERBOSE)"},
-		&cli.BoolFlag{Name: "vverbose", Aliases: []string{"vv"}, Usage: "log debug details too (env VVERBOSE)"},
-		&cli.StringFlag{Name: "log-format", Usage: "json, console or auto (env GORESQUE_LOG_FORMAT; default auto: console on a terminal)"},
-		&cli.StringFlag{Name: "shutdown-timeout", Usage: "longest wait for running jobs after SIGQUIT, then stop as for SIGTERM (env GORESQUE_SHUTDOWN_TIMEOUT; default: no limit)"},
-		&cli.StringFlag{Name: "dead-jobs", Usage: "what to do with a dead worker's job: fail or requeue (env GORESQUE_DEAD_JOBS; default fail)"},
-		&cli.StringFlag{Name: "heartbeat", Usage: "how often each worker writes its heartbeat (env GORESQUE_HEARTBEAT_INTERVAL; default 60s, Ruby resque's)"},
-		&cli.StringFlag{Name: "prune-after", Usage: "prune workers on any host whose heartbeat is older (env GORESQUE_PRUNE_AFTER; default 300s, at least 3 heartbeats)"},
-		&cli.BoolFlag{Name: "scheduler", Usage: "also move due delayed jobs onto their queues, as `goresque scheduler` (env GORESQUE_SCHEDULER)"},
-		&cli.StringFlag{Name: "php", Usage: "PHP bridge for classes without a Go handler: pool (warm processes), job (php per job) or off (env GORESQUE_PHP; default pool)"},
-		&cli.StringFlag{Name: "php-isolation", Usage: "pool: fork (a child per job, as php-resque) or none (jobs run in the warm process) (env GORESQUE_PHP_ISOLATION; default fork)"},
-		&cli.StringFlag{Name: "php-binary", Usage: "php executable (env GORESQUE_PHP_BINARY; default php)"},
-		&cli.StringFlag{Name: "php-args", Usage: "extra php arguments, split on spaces, e.g. \"-d memory_limit=512M\" (env GORESQUE_PHP_ARGS)"},
-		&cli.StringFlag{Name: "php-pool", Usage: "the most PHP jobs (and php processes) at once, started lazily (env GORESQUE_PHP_POOL; default: CPUs, at most the slots)"},
-		&cli.StringFlag{Name: "php-timeout", Usage: "kill a PHP job after this long, recorded as a dirty exit (env GORESQUE_PHP_TIMEOUT; default: no limit)"},
-		&cli.StringFlag{Name: "php-max-jobs", Usage: "recycle a warm PHP process after this many jobs (env GORESQUE_PHP_MAX_JOBS)"},
-		&cli.StringFlag{Name: "php-max-memory", Usage: "recycle a warm PHP process above this resident size, in MB (env GORESQUE_PHP_MAX_MEMORY)"},
-		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics of this process on this address, e.g. 127.0.0.1:9121 (env GORESQUE_METRICS_ADDR)"},
-		&cli.StringFlag{Name: "php-ttl", Usage: "recycle a warm PHP process after this age (env GORESQUE_PHP_TTL)"},
-	}
 	return &cli.Command{
 		Name:  "work",
 		Usage: "work queues like php-resque's bin/resque (same environment variables)",
-		Description: `Signals, as php-resque: QUIT finish the running job then stop; TERM/INT stop now
-(the running job is cancelled and recorded as failed); USR1 kill the running job only;
-USR2 pause; CONT resume.`,
-		Flags: append(flags, redisFlags()...),
+		Description: "Settings come from php-resque's environment variables or these flags (a flag wins).\n" +
+			envOnlyHelp(isWorkOnly) + "\n\nSignals, as php-resque:\n" + signalHelp(),
+		Flags: settingFlags(isWorkOnly),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("work takes no arguments; set QUEUE or --queue")
@@ -56,22 +30,25 @@ USR2 pause; CONT resume.`,
 			if err != nil {
 				return err
 			}
-			obs, stopMetrics, err := serveWorkMetrics(source{env: env, flags: given(c)}, s, c.App.ErrWriter)
+			obs, stopMetrics, err := serveWorkMetrics(s, c.App.ErrWriter)
 			if err != nil {
 				return err
 			}
 			defer stopMetrics()
-			if s.Count > 1 {
-				if _, child := env(countChildEnv); !child {
-					*code = superviseCount(c.Context, s, c.App.ErrWriter)
-					return nil
-				}
+			if _, child := env(countChildEnv); child {
+				s.PIDFile = "" // the COUNT parent's: kill -QUIT $(cat pidfile) stops them all
+			} else if s.Count > 1 {
+				*code = superviseCount(c.Context, s, c.App.ErrWriter)
+				return nil
 			}
 			*code, err = work(c.Context, s, c, mux, obs)
 			return err
 		},
 	}
 }
+
+// isWorkOnly: the settings of work besides the global ones.
+func isWorkOnly(st setting) bool { return !st.global && st.cmd == "" }
 
 // work runs one worker process until it is told to stop.
 func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, obs resque.Observer) (int, error) {
@@ -85,7 +62,13 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 		return exitFailure, err
 	}
 	if !s.PHP.Off && mux.FallbackHandler() == nil {
-		php, err := newPHPBridge(ctx, s, log)
+		held := newHeldWriter(c.App.ErrWriter)
+		php, err := newPHPBridge(ctx, s, newLogger(held, s.Verbose, s.VVerbose, logFormat(c.App.ErrWriter, s.LogFormat)))
+		held.release(err == nil || s.VVerbose)
+		if errors.Is(err, compat.ErrAppInclude) {
+			prefix := fmt.Sprintf("%v (APP_INCLUDE=%q): ", compat.ErrAppInclude, s.AppInclude)
+			return exitUsage, badSetting("APP_INCLUDE=%q could not be loaded: %s", s.AppInclude, phpErrorLine(strings.TrimPrefix(err.Error(), prefix)))
+		}
 		if err != nil {
 			return exitFailure, err
 		}

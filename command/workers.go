@@ -13,7 +13,7 @@ func workersCommand(env lookupFunc) *cli.Command {
 	return &cli.Command{
 		Name:  "workers",
 		Usage: "list registered workers (php-resque, goresque and Ruby alike) and what they work on",
-		Flags: append([]cli.Flag{jsonFlag()}, redisFlags()...),
+		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			client, pool, err := clientFor(c, env)
 			if err != nil {

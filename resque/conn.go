@@ -175,7 +175,7 @@ func (l *link) up() {
 		if l.refused {
 			msg = "redis accepts the worker's commands again"
 		}
-		l.log.Info().Dur("down_for", time.Since(l.since)).Msg(msg)
+		l.log.Info().Stringer("down_for", time.Since(l.since).Round(time.Millisecond)).Msg(msg)
 	}
 }
 
@@ -194,7 +194,7 @@ func (l *link) answered() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.stall.IsZero() {
-		l.log.Info().Dur("waited", time.Since(l.stall)).Msg("redis answers again")
+		l.log.Info().Stringer("waited", time.Since(l.stall).Round(time.Millisecond)).Msg("redis answers again")
 		l.stall = time.Time{}
 	}
 }

@@ -2,7 +2,6 @@ package resque
 
 import (
 	"errors"
-	"strings"
 )
 
 // Exception names goresque writes into a failure record's "exception" field. The php-resque
@@ -77,7 +76,7 @@ func jobErrorOf(err error) *JobError {
 	}
 	var pe *PayloadError
 	if errors.As(err, &pe) {
-		return &JobError{Exception: ExceptionInvalidPayload, Message: strings.TrimPrefix(pe.Error(), "resque: "), Backtrace: []string{"#0 {main}"}, Err: err}
+		return &JobError{Exception: ExceptionInvalidPayload, Message: pe.message(), Backtrace: []string{"#0 {main}"}, Err: err}
 	}
 	var bt []string
 	n := 0

@@ -243,7 +243,7 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 	d := w.cfg.Dialect
 	status := StatusComplete
 	var failure []byte
-	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Dur("took", took).Logger()
+	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Stringer("took", took.Round(time.Microsecond)).Logger()
 	switch {
 	case err == nil:
 		log.Debug().Msg("done")

@@ -21,11 +21,14 @@ type PayloadError struct {
 	Err    error
 }
 
-func (e *PayloadError) Error() string {
+func (e *PayloadError) Error() string { return "resque: " + e.message() }
+
+// message is the error without the package prefix: the failure record's message.
+func (e *PayloadError) message() string {
 	if e.Err != nil {
-		return "resque: invalid job payload: " + e.Reason + ": " + e.Err.Error()
+		return "invalid job payload: " + e.Reason + ": " + e.Err.Error()
 	}
-	return "resque: invalid job payload: " + e.Reason
+	return "invalid job payload: " + e.Reason
 }
 
 func (e *PayloadError) Unwrap() error { return e.Err }
