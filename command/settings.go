@@ -293,6 +293,7 @@ type redisSettings struct {
 	Username string
 	Password string
 	TLS      tlsSettings
+	HA       haSettings // Sentinel's password, WAIT for replicas (sentinel.go)
 }
 
 type tlsSettings struct {
@@ -340,5 +341,7 @@ func readRedisSettings(src source) (redisSettings, error) {
 	if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
 		return r, badSetting("REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
 	}
-	return r, nil
+	var err error
+	r.HA, err = readHASettings(src)
+	return r, err
 }

@@ -52,22 +52,22 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// Dialer resolves the master and dials it. It is safe for concurrent use; Close stops its
-// +switch-master watcher.
+// Dialer resolves the master and dials it. It is safe for concurrent use. While any
+// connection it dialed is open, a goroutine follows the sentinels' +switch-master
+// announcements; it stops when the last one is closed (a closed pool leaves nothing
+// running) or at Close.
 type Dialer struct {
 	cfg Config
 
-	mu     sync.Mutex
-	master string // last verified master address, "" before the first dial
-	next   int    // index of the sentinel to ask first
-	sub    redis.Conn
-	closed bool
+	mu        sync.Mutex
+	master    string // last verified master address, "" before the first dial
+	next      int    // index of the sentinel to ask first
+	live      int    // connections open
+	stopWatch context.CancelFunc
+	closed    bool
 
-	gen       atomic.Uint64 // bumped whenever the master is known to have moved
-	watchOnce sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
-	watchers  sync.WaitGroup
+	gen      atomic.Uint64 // bumped whenever the master is known to have moved
+	watchers sync.WaitGroup
 }
 
 // New checks cfg and returns a Dialer. It dials nothing yet.
@@ -86,9 +86,7 @@ func New(cfg Config) (*Dialer, error) {
 	if cfg.ResolveTimeout <= 0 {
 		cfg.ResolveTimeout = 3 * time.Second
 	}
-	d := &Dialer{cfg: cfg}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
-	return d, nil
+	return &Dialer{cfg: cfg}, nil
 }
 
 // Master returns the last verified master address ("" before the first successful dial).
@@ -102,13 +100,37 @@ func (d *Dialer) Master() string {
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	d.closed = true
-	if d.sub != nil {
-		d.sub.Close()
+	if d.stopWatch != nil {
+		d.stopWatch()
+		d.stopWatch = nil
 	}
 	d.mu.Unlock()
-	d.cancel()
 	d.watchers.Wait()
 	return nil
+}
+
+// acquire counts a new connection and starts the watcher if none runs.
+func (d *Dialer) acquire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.live++
+	if d.stopWatch == nil && !d.closed {
+		ctx, cancel := context.WithCancel(context.Background())
+		d.stopWatch = cancel
+		d.watchers.Add(1)
+		go d.watch(ctx)
+	}
+}
+
+// release counts a closed connection and stops the watcher with the last one.
+func (d *Dialer) release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.live--
+	if d.live == 0 && d.stopWatch != nil {
+		d.stopWatch()
+		d.stopWatch = nil
+	}
 }
 
 // DialContext returns a connection to the current master, for redis.Pool.DialContext.
@@ -121,10 +143,6 @@ func (d *Dialer) DialContext(ctx context.Context) (redis.Conn, error) {
 	for {
 		c, err := d.dialOnce(ctx)
 		if err == nil {
-			d.watchOnce.Do(func() {
-				d.watchers.Add(1)
-				go d.watch()
-			})
 			return c, nil
 		}
 		if ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
@@ -161,6 +179,7 @@ func (d *Dialer) dialOnce(ctx context.Context) (redis.Conn, error) {
 	if d.setMaster(addr, "") {
 		gen = d.gen.Load()
 	}
+	d.acquire()
 	return &conn{Conn: c, d: d, gen: gen}, nil
 }
 
@@ -258,17 +277,17 @@ func (d *Dialer) setMaster(addr, how string) bool {
 func (d *Dialer) invalidate() { d.gen.Add(1) }
 
 // watch follows the sentinels' +switch-master announcements (one sentinel at a time,
-// moving to the next when it goes away) until Close.
-func (d *Dialer) watch() {
+// moving to the next when it goes away) until ctx ends.
+func (d *Dialer) watch(ctx context.Context) {
 	defer d.watchers.Done()
 	delay := 100 * time.Millisecond
-	for i := 0; d.ctx.Err() == nil; i++ {
+	for i := 0; ctx.Err() == nil; i++ {
 		addr := d.cfg.Sentinels[i%len(d.cfg.Sentinels)]
-		if d.subscribe(addr) {
+		if d.subscribe(ctx, addr) {
 			delay = 100 * time.Millisecond
 		}
 		select {
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(delay):
 		}
@@ -276,27 +295,16 @@ func (d *Dialer) watch() {
 	}
 }
 
-// subscribe listens to one sentinel until it goes away or Close. It reports whether the
+// subscribe listens to one sentinel until it goes away or ctx ends. It reports whether the
 // subscription was established.
-func (d *Dialer) subscribe(addr string) bool {
-	c, err := d.dialSentinel(d.ctx, addr, 0)
+func (d *Dialer) subscribe(ctx context.Context, addr string) bool {
+	c, err := d.dialSentinel(ctx, addr, 0)
 	if err != nil {
 		return false
 	}
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		c.Close()
-		return false
-	}
-	d.sub = c
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		d.sub = nil
-		d.mu.Unlock()
-		c.Close()
-	}()
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	psc := redis.PubSubConn{Conn: c}
 	if err := psc.Subscribe("+switch-master"); err != nil {
 		return false
@@ -328,6 +336,14 @@ type conn struct {
 	d        *Dialer
 	gen      uint64
 	readonly atomic.Bool
+	closed   atomic.Bool
+}
+
+func (c *conn) Close() error {
+	if !c.closed.Swap(true) {
+		c.d.release()
+	}
+	return c.Conn.Close()
 }
 
 // Err is the connection's own error, else errReadOnly after a READONLY reply, else
