@@ -60,6 +60,7 @@ type FailoverConfig struct {
 // FailoverEvent is one failover the run caused.
 type FailoverEvent struct {
 	AtJob    int // jobs acknowledged by then
+	AtDone   int // jobs processed by then (stat:processed)
 	From, To int // ports
 	Took     time.Duration
 }
@@ -95,7 +96,7 @@ func (r *FailoverReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "GORESQUE_REDIS_WAIT_REPLICAS=%d: %d jobs acknowledged (%d enqueue errors), %d failovers, %.1fs, %.0f jobs/s\n",
 		r.WaitReplicas, r.Acked, r.EnqueueErrors, len(r.Failovers), r.Elapsed.Seconds(), r.JobsPerSecond())
 	for i, f := range r.Failovers {
-		fmt.Fprintf(w, "  failover %d after %d jobs: master :%d SIGKILLed, :%d promoted in %.1fs\n", i+1, f.AtJob, f.From, f.To, f.Took.Seconds())
+		fmt.Fprintf(w, "  failover %d (%d jobs acknowledged, %d processed): master :%d SIGKILLed, :%d promoted in %.1fs\n", i+1, f.AtJob, f.AtDone, f.From, f.To, f.Took.Seconds())
 	}
 	fmt.Fprintf(w, "  performed %d, duplicated %d, failed %d, outcome lost %d, lost %d, stuck %d; worker failover log lines %d\n",
 		r.Performed, r.Duplicates, r.Failed, r.OutcomeLost, r.Lost, r.Stuck, r.FailoverLogLines)
@@ -262,8 +263,9 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 	// The failovers, each once its share of the jobs is processed.
 	for i := range cfg.Failovers {
 		at := cfg.Jobs * (i + 1) / (cfg.Failovers + 1)
+		var n int
 		for {
-			n, _ := redis.Int(do(pool, "GET", keys.Stat("processed")))
+			n, _ = redis.Int(do(pool, "GET", keys.Stat("processed")))
 			if n >= at {
 				break
 			}
@@ -277,8 +279,8 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 		if err != nil {
 			return nil, fmt.Errorf("chaos: failover %d: %w", i+1, err)
 		}
-		ev := FailoverEvent{AtJob: int(acked.Load()), From: old.Port, To: promoted.Port, Took: time.Since(start)}
-		note("failover %d after %d jobs: :%d killed, :%d promoted in %.1fs", i+1, ev.AtJob, ev.From, ev.To, ev.Took.Seconds())
+		ev := FailoverEvent{AtJob: int(acked.Load()), AtDone: n, From: old.Port, To: promoted.Port, Took: time.Since(start)}
+		note("failover %d: %d jobs acknowledged, %d processed: :%d killed, :%d promoted in %.1fs", i+1, ev.AtJob, ev.AtDone, ev.From, ev.To, ev.Took.Seconds())
 		if err := h.Restart(old, promoted); err != nil {
 			return nil, fmt.Errorf("chaos: restart the old master as a replica: %w", err)
 		}

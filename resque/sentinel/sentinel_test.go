@@ -234,3 +234,44 @@ func TestReadOnlyBreaksConn(t *testing.T) {
 		t.Errorf("READONLY connections went back to the pool (%d idle)", got)
 	}
 }
+
+// TestSwitchMasterNotice: a manual failover (SENTINEL FAILOVER) demotes a master that stays
+// up, so no connection breaks and reads would go on silently against a replica; the
+// +switch-master notice alone must move the dialer (no command is sent meanwhile), and the
+// idle pooled connection to the old master must not be handed out again.
+func TestSwitchMasterNotice(t *testing.T) {
+	t.Parallel()
+	h := redistest.StartHATB(t, redistest.HAOptions{})
+	log := &syncBuffer{}
+	d := newDialer(t, h, "", "", log)
+	pool := poolOf(d)
+	defer pool.Close()
+	c := pool.Get()
+	if _, err := c.Do("SET", "k", "1"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // idle in the pool
+	old := d.Master()
+	if _, err := h.Sentinels[1].Do("", "SENTINEL", "FAILOVER", h.Name); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for d.Master() == old && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d.Master() == old {
+		t.Fatalf("the dialer still follows %s after SENTINEL FAILOVER", old)
+	}
+	if !strings.Contains(log.String(), "+switch-master") {
+		t.Errorf("the move was not seen through +switch-master:\n%s", log.String())
+	}
+	c = pool.Get()
+	defer c.Close()
+	role, err := redis.Values(c.Do("ROLE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := redis.String(role[0], nil); r != "master" {
+		t.Errorf("the pool handed out a connection to a %s", r)
+	}
+}
