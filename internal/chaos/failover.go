@@ -262,8 +262,13 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 
 	// The failovers, each once its share of the jobs is acknowledged: the producer is
 	// then still enqueueing (its backlog is bounded), and the workers claim and finish.
+	// A failover and the restart of the old master take seconds, during which the jobs go
+	// on without WAIT: the next failover waits for a further share of the jobs after the
+	// restart, so that every failover meets the producer (up to the last job).
+	share := int64(cfg.Jobs / (cfg.Failovers + 1))
+	next := share
 	for i := range cfg.Failovers {
-		at := int64(cfg.Jobs * (i + 1) / (cfg.Failovers + 1))
+		at := min(next, int64(cfg.Jobs))
 		for acked.Load() < at {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("chaos: timeout before failover %d (%d jobs acknowledged)", i+1, acked.Load())
@@ -283,6 +288,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 			return nil, fmt.Errorf("chaos: restart the old master as a replica: %w", err)
 		}
 		rep.Failovers = append(rep.Failovers, ev)
+		next = max(next+share, acked.Load()+share/2)
 	}
 	if err := <-prodDone; err != nil {
 		return nil, fmt.Errorf("chaos: producer: %w (%d jobs acknowledged)", err, acked.Load())

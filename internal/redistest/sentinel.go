@@ -327,18 +327,32 @@ func (h *HA) Restart(s *Server, master *Server) error {
 	return h.WaitSynced(master, 20*time.Second)
 }
 
-// WaitSynced waits until every replica connected to master is online and has the master's
-// replication offset.
+// WaitSynced waits until every replica connected to master is online and has reached the
+// master's replication offset as it was when they all were online (under traffic the
+// offsets are rarely equal at any one instant).
 func (h *HA) WaitSynced(master *Server, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	want := len(h.Servers) - 1
+	target := int64(-1)
 	for {
 		c, err := h.Conn(master)
 		if err == nil {
 			info, err2 := redis.String(c.Do("INFO", "replication"))
 			c.Close()
-			if err2 == nil && synced(info, want) {
-				return nil
+			if err2 == nil {
+				offset, replicas := replication(info)
+				if len(replicas) >= want {
+					if target < 0 {
+						target = offset
+					}
+					done := true
+					for _, o := range replicas {
+						done = done && o >= target
+					}
+					if done {
+						return nil
+					}
+				}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -348,34 +362,23 @@ func (h *HA) WaitSynced(master *Server, timeout time.Duration) error {
 	}
 }
 
-// synced reads INFO replication: want replicas online, each at the master's offset.
-func synced(info string, want int) bool {
-	var offset string
-	online := 0
-	var offsets []string
+// replication reads INFO replication: the master's offset and those of its online replicas.
+func replication(info string) (offset int64, replicas []int64) {
 	for _, line := range strings.Split(info, "\n") {
 		line = strings.TrimSpace(line)
 		if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
-			offset = v
+			offset, _ = strconv.ParseInt(v, 10, 64)
 		}
 		if strings.HasPrefix(line, "slave") && strings.Contains(line, "state=online") {
-			online++
 			for _, f := range strings.Split(line, ",") {
 				if v, ok := strings.CutPrefix(f, "offset="); ok {
-					offsets = append(offsets, v)
+					o, _ := strconv.ParseInt(v, 10, 64)
+					replicas = append(replicas, o)
 				}
 			}
 		}
 	}
-	if online < want {
-		return false
-	}
-	for _, o := range offsets {
-		if o != offset {
-			return false
-		}
-	}
-	return true
+	return offset, replicas
 }
 
 // Stop stops every process of the HA.
