@@ -40,7 +40,11 @@ type FailoverConfig struct {
 
 	MaxSleep time.Duration // longest random sleep of a job
 	Backlog  int           // the producer keeps at most this many jobs queued (default 200)
-	Timeout  time.Duration // the whole run (default 3 minutes)
+	// Rate paces the producer (jobs per second; 0: as fast as the backlog allows), so that
+	// the run lasts long enough for every failover, and the restart after it, to meet
+	// enqueues as well as claims and outcomes.
+	Rate    float64
+	Timeout time.Duration // the whole run (default 3 minutes)
 
 	// HA is the replicated Redis the run uses (one master, at least one replica, three
 	// sentinels); Ledger a separate server, never killed, where each execution of a job
@@ -242,6 +246,14 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 						break
 					}
 					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if cfg.Rate > 0 {
+				mu.Lock()
+				n := len(ids)
+				mu.Unlock()
+				if d := time.Until(t0.Add(time.Duration(float64(n) / cfg.Rate * float64(time.Second)))); d > 0 {
+					time.Sleep(d)
 				}
 			}
 			id, err := client.Enqueue(ctx, queue, Class, map[string]any{"n": i}, resque.EnqueueOptions{Track: true})

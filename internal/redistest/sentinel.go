@@ -109,7 +109,9 @@ func StartHATB(tb testing.TB, opts HAOptions) *HA {
 }
 
 func (h *HA) serverArgs() []string {
-	var a []string
+	// A restarted replica syncs at once: by default a diskless master waits 5 s for more
+	// replicas before it starts the transfer.
+	a := []string{"--repl-diskless-sync-delay", "0"}
 	if h.opts.Password != "" {
 		a = append(a, "--requirepass", h.opts.Password, "--masterauth", h.opts.Password)
 	}

@@ -1,11 +1,11 @@
 // Command failover measures what a Redis failover does to goresque's jobs, against real
 // processes it starts on 127.0.0.1 (redis-server master and replica, three redis-sentinel):
 //
-//	go run ./scripts/failover [-jobs 5000] [-failovers 2] [-workers 2] [-concurrency 2]
+//	go run ./scripts/failover [-jobs 5000] [-rate 250] [-failovers 2] [-workers 2] [-concurrency 2]
 //	                          [-wait 0,1] [-bench-jobs 2000] [-bench-rounds 3]
 //
 // For each GORESQUE_REDIS_WAIT_REPLICAS value in -wait it enqueues -jobs tracked jobs from
-// a producer while -workers goresque processes (this binary, re-executed as the worker with
+// a producer (-rate jobs per second, so that the failovers meet enqueues too) while -workers goresque processes (this binary, re-executed as the worker with
 // the Chaos_Job handler) work them through Sentinel, SIGKILLs the master -failovers times
 // (a replica is promoted; the old master comes back empty as a replica of the new one), and
 // accounts for every acknowledged job: performed, duplicated, failed, outcome lost, lost.
@@ -49,6 +49,7 @@ func drive() int {
 	workers := flag.Int("workers", 2, "worker processes")
 	concurrency := flag.Int("concurrency", 2, "GORESQUE_CONCURRENCY of each worker")
 	waits := flag.String("wait", "0,1", "GORESQUE_REDIS_WAIT_REPLICAS values to run, comma separated")
+	rate := flag.Float64("rate", 250, "jobs per second the producer enqueues in the failover runs (0: unpaced)")
 	maxSleep := flag.Duration("max-sleep", 2*time.Millisecond, "longest random sleep of a job")
 	benchJobs := flag.Int("bench-jobs", 2000, "jobs per throughput round without faults (0: no throughput rounds)")
 	benchRounds := flag.Int("bench-rounds", 3, "throughput rounds per WAIT value")
@@ -88,11 +89,13 @@ func drive() int {
 		}
 		defer ledger.Stop()
 		var progress *os.File
+		pace := 0.0 // throughput rounds: unpaced
 		if faults > 0 {
 			progress = os.Stdout
+			pace = *rate
 		}
 		cfg := chaos.FailoverConfig{
-			Jobs: n, Workers: *workers, Concurrency: *concurrency, Failovers: faults, WaitReplicas: wait,
+			Jobs: n, Rate: pace, Workers: *workers, Concurrency: *concurrency, Failovers: faults, WaitReplicas: wait,
 			MaxSleep: *maxSleep, Timeout: 10 * time.Minute, HA: h, Ledger: ledger,
 			Program: []string{exe, "work"}, Argv0: os.Args[0], Env: []string{workerEnv + "=1"},
 			WorkerLog: filepath.Join(logDir, name+".log"),
