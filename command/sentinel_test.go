@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,4 +178,87 @@ func TestCommandsThroughSentinel(t *testing.T) {
 	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "sentinel") {
 		t.Errorf("wrong sentinel password: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// TestWaitClosesTheReplicationGap shows the gap WAIT closes, deterministically: the replica
+// stops reading (SIGSTOP) and a 32 MB write fills the socket buffers between it and the
+// master, so that what the master writes next stays in the master's memory. An enqueue
+// without WAIT is then acknowledged (exit 0) yet lost when the master is SIGKILLed and the
+// replica promoted; with GORESQUE_REDIS_WAIT_REPLICAS=1 the same enqueue is not
+// acknowledged (exit 1): whoever enqueues knows it must retry.
+func TestWaitClosesTheReplicationGap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis servers and sentinels")
+	}
+	t.Parallel()
+	h := redistest.StartHATB(t, redistest.HAOptions{DownAfter: 3 * time.Second})
+	env := map[string]string{"REDIS_BACKEND": "sentinel://" + strings.Join(h.SentinelAddrs(), ",") + "/" + h.Name, "PREFIX": "gap"}
+	run := func(wait string, args ...string) (int, string, string) {
+		e := map[string]string{"GORESQUE_REDIS_WAIT_REPLICAS": wait, "GORESQUE_REDIS_WAIT_TIMEOUT": "0.3"}
+		for k, v := range env {
+			e[k] = v
+		}
+		var out, errw bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		code := Run(ctx, append([]string{"goresque"}, args...), &out, &errw, mapEnv(e), nil)
+		return code, strings.TrimSpace(out.String()), errw.String()
+	}
+	if code, _, stderr := run("1", "enqueue", "q", "Before", "{}"); code != 0 {
+		t.Fatalf("enqueue with WAIT=1 before the fault: exit %d: %s", code, stderr)
+	}
+	master, replica := h.Servers[0], h.Servers[1]
+	if err := replica.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			replica.Signal(syscall.SIGCONT)
+		}
+	}()
+	mc, err := h.Conn(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.Do("SET", "gap:junk", strings.Repeat("x", 32<<20)); err != nil {
+		t.Fatal(err)
+	}
+	mc.Close()
+	code, lostID, stderr := run("0", "enqueue", "q", "NoWait", "{}")
+	if code != 0 {
+		t.Fatalf("enqueue without WAIT: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run("1", "enqueue", "q", "Wait", "{}"); code != 1 || !strings.Contains(stderr, "acknowledged by 0 of 1 replicas") {
+		t.Fatalf("enqueue with WAIT=1 while the replica lags: exit %d: %s", code, stderr)
+	}
+	master.Kill()
+	if err := replica.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		m, err := h.Master()
+		if err == nil && m == replica {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica was not promoted: %v\n%s", err, h.Sentinels[0].Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rc, err := h.Conn(replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	q, err := redis.Strings(rc.Do("LRANGE", "gap:queue:q", 0, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || !strings.Contains(q[0], `"Before"`) {
+		t.Fatalf("the promoted master's queue: %q, want only the job enqueued before the fault", q)
+	}
+	t.Logf("acknowledged without WAIT and lost in the failover: job %s", lostID)
 }

@@ -394,3 +394,6 @@ func (h *HA) Stop() {
 		s.Stop()
 	}
 }
+
+// Signal sends sig to the server process (SIGSTOP/SIGCONT: a replica that lags).
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
