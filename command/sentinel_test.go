@@ -139,7 +139,7 @@ func TestCommandsThroughSentinel(t *testing.T) {
 		t.Fatalf("enqueue through sentinel: exit %d: %s", code, stderr)
 	}
 	id = strings.TrimSpace(id)
-	old, promoted, err := h.Failover(30 * time.Second)
+	old, promoted, err := h.Failover(60 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestWaitClosesTheReplicationGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed = true
-	deadline := time.Now().Add(40 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		m, err := h.Master()
 		if err == nil && m == replica {

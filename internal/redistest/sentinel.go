@@ -135,7 +135,7 @@ func (h *HA) startSentinel(masterPort int) (*Sentinel, error) {
 		"logfile " + filepath.Join(dir, "sentinel.log"),
 		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", h.Name, masterPort),
 		fmt.Sprintf("sentinel down-after-milliseconds %s %d", h.Name, h.opts.DownAfter.Milliseconds()),
-		fmt.Sprintf("sentinel failover-timeout %s 10000", h.Name),
+		fmt.Sprintf("sentinel failover-timeout %s 5000", h.Name),
 		fmt.Sprintf("sentinel parallel-syncs %s 1", h.Name),
 	}
 	if h.opts.Password != "" {

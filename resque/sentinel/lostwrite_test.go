@@ -41,7 +41,7 @@ func failOver(t *testing.T, h *redistest.HA, master, replica *redistest.Server, 
 	t.Helper()
 	master.Kill()
 	resume()
-	deadline := time.Now().Add(40 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m, err := h.Master(); err == nil && m == replica {
 			return
@@ -118,7 +118,7 @@ func (r *lostWriteRig) Runs() int {
 // flight, and returns the number of runs.
 func (r *lostWriteRig) settled(t *testing.T, id string) int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		c := r.pool.Get()
 		st, _ := redis.Bytes(c.Do("GET", "lw:job:"+id+":status"))

@@ -146,7 +146,7 @@ func TestFailoverFollowed(t *testing.T) {
 	if err := h.WaitSynced(h.Servers[0], 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	old, promoted, err := h.Failover(30 * time.Second)
+	old, promoted, err := h.Failover(60 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
