@@ -211,13 +211,19 @@ func TestReadOnlyBreaksConn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Demote the master in place, behind the dialer's back.
+	// Demote the master in place, behind the dialer's back, as a replica of an address
+	// where nothing listens: no sync starts, so no LOADING reply can come instead of
+	// READONLY.
 	rc, err := h.Conn(h.Servers[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	if _, err := rc.Do("REPLICAOF", "127.0.0.1", h.Servers[1].Port); err != nil {
+	nowhere, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Do("REPLICAOF", "127.0.0.1", nowhere); err != nil {
 		t.Fatal(err)
 	}
 	for name, op := range ops {
