@@ -206,7 +206,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 		}
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = workerProcAttr() // dies with the driver on Linux
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("chaos: start worker: %w", err)
 		}
