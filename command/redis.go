@@ -24,6 +24,8 @@ type target struct {
 	password      string
 	db            int // -1: leave the connection's default (0)
 	display       string
+	sentinels     []string // sentinel://: the sentinels' host:port (network "sentinel")
+	master        string   // sentinel://: the master's name
 }
 
 // parseBackend understands what php-resque's Resque::setBackend accepts (host, host:port,
@@ -33,6 +35,8 @@ func parseBackend(r redisSettings) (target, error) {
 	t := target{db: r.DB, username: r.Username, password: r.Password}
 	b := strings.TrimSpace(r.Backend)
 	switch {
+	case strings.HasPrefix(b, "sentinel://"):
+		return parseSentinelBackend(b, t)
 	case strings.HasPrefix(b, "redis://"), strings.HasPrefix(b, "rediss://"):
 		u, err := url.Parse(b)
 		if err != nil {
@@ -176,13 +180,18 @@ func newPool(r redisSettings, maxIdle int) (*redis.Pool, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	dial, err := dialFunc(t, r, opts)
+	if err != nil {
+		return nil, "", err
+	}
 	pool := &redis.Pool{
 		MaxIdle:     maxIdle,
 		IdleTimeout: 5 * time.Minute,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialContext(ctx, t.network, t.addr, opts...)
-		},
+		DialContext: dial,
 		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, lastUsed time.Time) error {
+			if err := c.Err(); err != nil {
+				return err // e.g. through Sentinel: the master moved while it was idle
+			}
 			if time.Since(lastUsed) < time.Minute {
 				return nil
 			}

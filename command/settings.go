@@ -80,7 +80,7 @@ func settingsTable() []setting {
 	return []setting{
 		// Redis and the namespace: every command.
 		{flag: "redis", env: []string{"REDIS_BACKEND"}, global: true, def: "localhost:6379",
-			usage: "Redis to use: host:port, redis://[user:pass@]host:port/db, rediss://... (TLS) or a unix socket path",
+			usage: "Redis to use: host:port, redis://[user:pass@]host:port/db, rediss://... (TLS), a unix socket path or sentinel://[user:pass@]host:26379,.../MASTER[/db]",
 			parse: func(s *workSettings, v string) error { s.Redis.Backend = v; return nil }},
 		{flag: "db", env: []string{"REDIS_BACKEND_DB"}, global: true,
 			usage: "database number (a database in the REDIS_BACKEND URL wins, as in php-resque)",
@@ -104,6 +104,39 @@ func settingsTable() []setting {
 					return err
 				}
 				s.Redis.Password = strings.TrimRight(string(b), "\r\n")
+				return nil
+			}},
+		{env: []string{"REDIS_SENTINEL_PASSWORD"}, global: true,
+			usage: "the sentinels' own password, for sentinel:// (no flag: it would show in ps)",
+			parse: func(s *workSettings, v string) error { s.Redis.HA.SentinelPassword = v; return nil }},
+		{flag: "redis-sentinel-password-file", env: []string{"REDIS_SENTINEL_PASSWORD_FILE"}, global: true,
+			usage: "read the sentinels' password from this file (wins over REDIS_SENTINEL_PASSWORD)",
+			parse: func(s *workSettings, v string) error {
+				b, err := os.ReadFile(v)
+				if err != nil {
+					return err
+				}
+				s.Redis.HA.SentinelPassword = strings.TrimRight(string(b), "\r\n")
+				return nil
+			}},
+		{flag: "redis-wait-replicas", env: []string{"GORESQUE_REDIS_WAIT_REPLICAS"}, global: true,
+			usage: "after each write, WAIT until this many replicas have it (0: do not wait)",
+			parse: func(s *workSettings, v string) error {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil || n < 0 {
+					return errors.New("want a number of replicas (0: do not wait)")
+				}
+				s.Redis.HA.WaitReplicas = n
+				return nil
+			}},
+		{flag: "redis-wait-timeout", env: []string{"GORESQUE_REDIS_WAIT_TIMEOUT"}, global: true, def: "2",
+			usage: "the longest WAIT for replicas, in seconds",
+			parse: func(s *workSettings, v string) error {
+				d, err := parseSeconds(v)
+				if err != nil || d <= 0 {
+					return errors.New("want a positive number of seconds")
+				}
+				s.Redis.HA.WaitTimeout = d
 				return nil
 			}},
 		{flag: "tls-ca", env: []string{"REDIS_TLS_CA_FILE"}, global: true, usage: "CA certificate for rediss://",
@@ -508,6 +541,7 @@ type redisSettings struct {
 	Username string
 	Password string
 	TLS      tlsSettings
+	HA       haSettings // Sentinel's password, WAIT for replicas (sentinel.go)
 }
 
 type tlsSettings struct {

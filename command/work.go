@@ -53,6 +53,7 @@ func isWorkOnly(st setting) bool { return !st.global && st.cmd == "" }
 // work runs one worker process until it is told to stop.
 func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, obs resque.Observer) (int, error) {
 	log := newLogger(c.App.ErrWriter, s.Verbose, s.VVerbose, s.LogFormat)
+	s.Redis.HA.Logger = log
 	pool, display, err := newPool(s.Redis, s.Concurrency+len(s.Queues)+4)
 	if err != nil {
 		return exitUsage, err

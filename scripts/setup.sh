@@ -8,6 +8,8 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# redis-sentinel: the Sentinel/failover tests start three of them.
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 # openssl makes the certificates of the TLS tests.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
