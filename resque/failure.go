@@ -3,7 +3,8 @@ package resque
 import (
 	"encoding/base64"
 	"fmt"
-	"runtime/debug"
+	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -73,36 +74,28 @@ func validUTF8(s string) string {
 }
 
 // panicError turns a recovered panic into the failure php-resque v1.3.6 records for a
-// PHP Error: class "Error", the panic value as message, the goroutine stack as backtrace
-// lines in the "#N frame" shape PHP's getTraceAsString uses.
+// PHP Error: class "Error", the panic value as message, the handler's frames as backtrace
+// lines in the "#N file(line): function()" shape PHP's getTraceAsString uses. The
+// handler's frames are those between the panic and executor.perform, which calls the
+// handler; perform is recognised by its function's identity, not by
+// matching stack text. It must be called from perform's deferred recover.
 func panicError(v any) *JobError {
-	stack := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
+	performFunc := runtime.FuncForPC(reflect.ValueOf((*executor).perform).Pointer()).Name()
+	pcs := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	var bt []string
-	// debug.Stack gives "goroutine N [running]:" then pairs of "func(...)" and
-	// "\tfile:line +0x..". Keep the frames between panic(...) and the worker's own
-	// perform: the handler's.
 	inHandler := false
-	for i := 1; i+1 < len(stack); i += 2 {
-		fn := strings.TrimSpace(stack[i])
-		loc := strings.TrimSpace(stack[i+1])
-		if strings.HasPrefix(fn, "panic(") {
+	for more := true; more; {
+		var f runtime.Frame
+		f, more = frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic": // the frame that called panic is next
 			inHandler = true
-			continue
+		case f.Function == performFunc:
+			more = false
+		case inHandler:
+			bt = append(bt, "#"+strconv.Itoa(len(bt))+" "+f.File+"("+strconv.Itoa(f.Line)+"): "+f.Function+"()")
 		}
-		if !inHandler {
-			continue
-		}
-		if strings.Contains(fn, "resque.(*executor).perform") {
-			break
-		}
-		if j := strings.LastIndex(loc, " +0x"); j > 0 {
-			loc = loc[:j]
-		}
-		file, line := loc, ""
-		if k := strings.LastIndex(loc, ":"); k > 0 {
-			file, line = loc[:k], loc[k+1:]
-		}
-		bt = append(bt, "#"+strconv.Itoa(len(bt))+" "+file+"("+line+"): "+fn)
 	}
 	bt = append(bt, "#"+strconv.Itoa(len(bt))+" {main}")
 	msg := fmt.Sprint(v)
