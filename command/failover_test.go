@@ -29,7 +29,7 @@ func TestFailoverChaos(t *testing.T) {
 			name = "wait-1"
 		}
 		t.Run(name, func(t *testing.T) {
-			h := redistest.StartHATB(t, redistest.HAOptions{})
+			h := redistest.StartHATB(t, redistest.HAOptions{DownAfter: 2 * time.Second})
 			ledger := redistest.StartTB(t, redistest.Options{})
 			progress := &syncBuffer{}
 			cfg := chaos.FailoverConfig{

@@ -336,6 +336,11 @@ func (h *HA) WaitSynced(master *Server, timeout time.Duration) error {
 	want := len(h.Servers) - 1
 	target := int64(-1)
 	for {
+		// On a loaded machine the sentinels may fail over again meanwhile (a master that
+		// stalls past down-after-milliseconds): wait on whichever server they name now.
+		if m, err := h.Master(); err == nil && m != master {
+			master, target = m, -1
+		}
 		c, err := h.Conn(master)
 		if err == nil {
 			info, err2 := redis.String(c.Do("INFO", "replication"))
