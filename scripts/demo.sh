@@ -4,7 +4,7 @@
 # read back the way PHP tools read them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh >/dev/null
+GORESQUE_SETUP=demo source scripts/setup.sh >/dev/null
 
 echo "== building goresque"
 go build -o bin/goresque .
