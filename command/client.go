@@ -24,7 +24,7 @@ func clientFor(c *cli.Context, env lookupFunc) (*resque.Client, *redis.Pool, err
 		pool.Close()
 		return nil, nil, err
 	}
-	return resque.NewClient(pool, s.Prefix, s.Dialect), pool, nil
+	return resque.NewClient(pool, resque.ClientConfig{Namespace: s.Prefix, Dialect: s.Dialect}), pool, nil
 }
 
 func writeJSON(w io.Writer, v any) error {

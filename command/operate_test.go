@@ -179,7 +179,7 @@ func TestFailedRetryAllQuietOffTerminal(t *testing.T) {
 
 func TestStatusOfFailedJobShowsException(t *testing.T) {
 	o := newOpCLI(t)
-	client := resque.NewClient(o.pool, o.ns, resque.DialectPHPResque1)
+	client := resque.NewClient(o.pool, resque.ClientConfig{Namespace: o.ns, Dialect: resque.DialectPHPResque1})
 	id, err := client.Enqueue(context.Background(), "default", "Test_Fail", nil, resque.EnqueueOptions{Track: true})
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +340,7 @@ func TestSchedulerSignalsStopAfterThePass(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			o := newOpCLI(t)
-			client := resque.NewClient(o.pool, o.ns, resque.DialectPHPResque1)
+			client := resque.NewClient(o.pool, resque.ClientConfig{Namespace: o.ns, Dialect: resque.DialectPHPResque1})
 			const jobs = 5000
 			past := time.Now().Add(-time.Minute)
 			for i := 0; i < jobs; i++ {

@@ -61,7 +61,7 @@ func startScheduler(ctx context.Context, pool *redis.Pool, s workSettings, log z
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := runScheduler(ctx, pool, resque.NewClient(pool, s.Prefix, s.Dialect), s.Interval, log); err != nil {
+		if err := runScheduler(ctx, pool, resque.NewClient(pool, resque.ClientConfig{Namespace: s.Prefix, Dialect: s.Dialect}), s.Interval, log); err != nil {
 			log.Error().Err(err).Msg("scheduler stopped")
 		}
 	}()

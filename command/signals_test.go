@@ -54,7 +54,7 @@ func newProgram(t *testing.T) *program {
 	prefix := strings.TrimSuffix(redistest.Namespace(t), ":")
 	pool := srv.Pool()
 	t.Cleanup(func() { pool.Close() })
-	return &program{t: t, prefix: prefix, pool: pool, client: resque.NewClient(pool, prefix, resque.DialectPHPResque136)}
+	return &program{t: t, prefix: prefix, pool: pool, client: resque.NewClient(pool, resque.ClientConfig{Namespace: prefix, Dialect: resque.DialectPHPResque136})}
 }
 
 func (p *program) start(env ...string) {

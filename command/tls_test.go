@@ -273,7 +273,7 @@ func TestPasswordNotInProcessList(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	client := resque.NewClient(pool, "", resque.DialectPHPResque136)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: resque.DialectPHPResque136})
 	ctx := context.Background()
 	id, err := client.Enqueue(ctx, "ps", "Test_Ok", nil, resque.EnqueueOptions{Track: true})
 	if err != nil {

@@ -93,7 +93,7 @@ func goldenPHPJob(t *testing.T, d resque.Dialect, m model, name, class, args str
 
 	marker := filepath.Join(t.TempDir(), "marker")
 	args = strings.ReplaceAll(args, "MARKER", marker)
-	client := resque.NewClient(pool, "", d)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: d})
 	id, err := client.Enqueue(context.Background(), "default", class, json.RawMessage(args), resque.EnqueueOptions{Track: true})
 	if err != nil {
 		t.Fatal(err)

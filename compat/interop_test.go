@@ -54,7 +54,7 @@ func bridgeWithPHPResque(t *testing.T, d resque.Dialect, m model, autoload strin
 	if err := php.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	client := resque.NewClient(pool, "", d)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: d})
 	lifecycle := filepath.Join(t.TempDir(), "lifecycle.json")
 	parent, err := client.Enqueue(context.Background(), "default", "Harness_EnqueueOther",
 		json.RawMessage(`{"class":"Harness_Succeed","args":{"from":"parent"},"track":true}`), resque.EnqueueOptions{Track: true})

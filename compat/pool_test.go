@@ -65,7 +65,7 @@ func TestLazyPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := resque.NewClient(pool, "", resque.DialectPHPResque136)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: resque.DialectPHPResque136})
 	for range 500 {
 		if _, err := client.Enqueue(context.Background(), "default", "Go_Job", nil, resque.EnqueueOptions{}); err != nil {
 			t.Fatal(err)

@@ -21,7 +21,7 @@ func benchDrain(b *testing.B, concurrency int) {
 	pool := srv.Pool()
 	defer pool.Close()
 	ns := "bench-drain:"
-	c := NewClient(pool, ns, DialectPHPResque136)
+	c := NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
 	for range b.N {
 		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{Key: "n", Value: 1}}, EnqueueOptions{Track: true}); err != nil {
 			b.Fatal(err)

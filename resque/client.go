@@ -19,10 +19,17 @@ type Client struct {
 	now     func() time.Time
 }
 
-// NewClient returns a Client for the namespace ("" means "resque:") writing the dialect's
-// payloads. The caller owns pool.
-func NewClient(pool *redis.Pool, namespace string, d Dialect) *Client {
-	return &Client{pool: pool, keys: NewKeys(namespace), dialect: d, now: time.Now}
+// ClientConfig configures a Client, as Config does a Worker.
+type ClientConfig struct {
+	// Namespace is the key prefix; "" means "resque:" (php-resque's default).
+	Namespace string
+	// Dialect is the php-resque flavour whose payloads and dates Enqueue writes.
+	Dialect Dialect
+}
+
+// NewClient returns a Client for cfg. The caller owns pool.
+func NewClient(pool *redis.Pool, cfg ClientConfig) *Client {
+	return &Client{pool: pool, keys: NewKeys(cfg.Namespace), dialect: cfg.Dialect, now: time.Now}
 }
 
 // Keys returns the client's key builder.

@@ -39,7 +39,7 @@ func TestEnqueueRefusedWrites(t *testing.T) {
 				conn := pool.Get()
 				t.Cleanup(func() { conn.Close() })
 				b.srv, b.pool, b.conn = srv, pool, conn
-				b.client = NewClient(pool, b.ns, DialectPHPResque136)
+				b.client = NewClient(pool, ClientConfig{Namespace: b.ns, Dialect: DialectPHPResque136})
 			}
 			if tc.setup != nil {
 				tc.setup(b)

@@ -15,7 +15,7 @@ func BenchmarkDequeueHalf(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		ns := fmt.Sprintf("bench-dequeue-%d:", i)
-		c := NewClient(pool, ns, DialectPHPResque1)
+		c := NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque1})
 		args := []any{ns + "queue:q"}
 		for j := 0; j < 20000; j++ {
 			cl := "Keep"

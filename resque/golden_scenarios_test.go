@@ -272,7 +272,7 @@ var goldenScenarios = []struct {
 		if g.dialect == DialectPHPResque1 {
 			other = DialectPHPResque136
 		}
-		pusher := NewClient(g.pool, g.ns, other)
+		pusher := NewClient(g.pool, ClientConfig{Namespace: g.ns, Dialect: other})
 		g.phase("enqueue with " + other.String())
 		if _, err := pusher.Enqueue(g.t.Context(), "default", "Harness_Succeed", map[string]any{"n": 1}, EnqueueOptions{Track: true}); err != nil {
 			g.t.Fatal(err)

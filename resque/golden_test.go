@@ -81,7 +81,7 @@ func newGolden(t *testing.T, d Dialect, name string) *goldenRun {
 	}
 	g.conn = c
 	t.Cleanup(func() { c.Close() })
-	g.client = NewClient(g.pool, g.ns, d)
+	g.client = NewClient(g.pool, ClientConfig{Namespace: g.ns, Dialect: d})
 	g.lines, g.stopMo = srv.Monitor(t)
 	t.Cleanup(g.stopMo)
 	return g
@@ -89,7 +89,7 @@ func newGolden(t *testing.T, d Dialect, name string) *goldenRun {
 
 func (g *goldenRun) setNamespace(ns string) {
 	g.ns = NewKeys(ns).Namespace()
-	g.client = NewClient(g.pool, ns, g.dialect)
+	g.client = NewClient(g.pool, ClientConfig{Namespace: ns, Dialect: g.dialect})
 }
 
 func (g *goldenRun) do(cmd string, args ...any) any {

@@ -50,7 +50,7 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 			}
 			defer pool.Close()
 			c := pool.Get()
-			client := NewClient(pool, "hang:", DialectPHPResque136)
+			client := NewClient(pool, ClientConfig{Namespace: "hang:", Dialect: DialectPHPResque136})
 			if tc.busy {
 				if _, err := client.Enqueue(context.Background(), "q", "Slow", nil, EnqueueOptions{Track: true}); err != nil {
 					t.Fatal(err)

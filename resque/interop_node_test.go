@@ -52,7 +52,7 @@ func TestInteropNodeResque(t *testing.T) {
 	defer conn.Close()
 	node := &nodeResque{t: t, modules: modules, script: filepath.Join(interop.Root(t), "testdata", "interop", "node_client.js"), port: strconv.Itoa(srv.Port)}
 	keys := NewKeys("resque:")
-	client := NewClient(pool, "resque:", DialectPHPResque1)
+	client := NewClient(pool, ClientConfig{Namespace: "resque:", Dialect: DialectPHPResque1})
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestInteropNodeDeadWorkers(t *testing.T) {
 	defer conn.Close()
 	node := &nodeResque{t: t, modules: modules, script: filepath.Join(interop.Root(t), "testdata", "interop", "node_client.js"), port: strconv.Itoa(srv.Port)}
 	keys := NewKeys("resque:")
-	client := NewClient(pool, "resque:", DialectPHPResque1)
+	client := NewClient(pool, ClientConfig{Namespace: "resque:", Dialect: DialectPHPResque1})
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func TestInteropRubyResque(t *testing.T) {
 	ruby := &rubyResque{t: t, lib: lib, script: filepath.Join(interop.Root(t), "testdata", "interop", "ruby_client.rb"),
 		url: "redis://127.0.0.1:" + strconv.Itoa(srv.Port) + "/0"}
 	keys := NewKeys("resque:") // Ruby resque's default namespace
-	client := NewClient(pool, "resque:", DialectPHPResque1)
+	client := NewClient(pool, ClientConfig{Namespace: "resque:", Dialect: DialectPHPResque1})
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestInteropRubyPruneSettlesOnce(t *testing.T) {
 	ruby := &rubyResque{t: t, lib: lib, script: filepath.Join(interop.Root(t), "testdata", "interop", "ruby_client.rb"),
 		url: "redis://127.0.0.1:" + strconv.Itoa(srv.Port) + "/0"}
 	keys := NewKeys("resque:")
-	client := NewClient(pool, "resque:", DialectPHPResque1)
+	client := NewClient(pool, ClientConfig{Namespace: "resque:", Dialect: DialectPHPResque1})
 
 	// A goresque worker on another host that stops beating (HeartbeatInterval 1h) while it
 	// holds a job: dead, as far as anyone can tell.

@@ -74,7 +74,7 @@ func phpInterop(t *testing.T, d Dialect, dir string) {
 		client: filepath.Join(abs, "client.php"), autoload: filepath.Join(dir, "vendor", "autoload.php"),
 	}
 	ns := "interop:"
-	client := NewClient(pool, ns, d)
+	client := NewClient(pool, ClientConfig{Namespace: ns, Dialect: d})
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)

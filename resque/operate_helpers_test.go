@@ -39,7 +39,7 @@ func newOpEnvOn(t *testing.T, srv *redistest.Server, d Dialect) *opEnv {
 	}
 	t.Cleanup(func() { conn.Close() })
 	ns := redistest.Namespace(t)
-	return &opEnv{t: t, pool: pool, conn: conn, ns: ns, client: NewClient(pool, ns, d)}
+	return &opEnv{t: t, pool: pool, conn: conn, ns: ns, client: NewClient(pool, ClientConfig{Namespace: ns, Dialect: d})}
 }
 
 func (e *opEnv) do(cmd string, args ...any) any {

@@ -162,7 +162,7 @@ func TestWorkerRedisOutage(t *testing.T) {
 	defer probe.Close()
 	ns := redistest.Namespace(t)
 	keys := NewKeys(ns)
-	client := NewClient(probe, ns, DialectPHPResque136)
+	client := NewClient(probe, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
 	ctx := context.Background()
 
 	var runs sync.Map // job id -> *atomic.Int32

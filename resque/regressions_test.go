@@ -77,7 +77,7 @@ func TestClaimLostBeforeStopIsNotStranded(t *testing.T) {
 	keys := NewKeys(ns)
 	check := srv.Pool()
 	defer check.Close()
-	client := NewClient(check, ns, DialectPHPResque136)
+	client := NewClient(check, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
 
 	var armed atomic.Bool
 	var w *Worker

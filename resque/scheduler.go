@@ -64,7 +64,7 @@ func NewScheduler(pool *redis.Pool, cfg SchedulerConfig) (*Scheduler, error) {
 		cfg.Hostname = h
 	}
 	return &Scheduler{
-		client:   NewClient(pool, cfg.Namespace, cfg.Dialect),
+		client:   NewClient(pool, ClientConfig{Namespace: cfg.Namespace, Dialect: cfg.Dialect}),
 		interval: cfg.Interval,
 		log:      cfg.Logger.With().Str("component", "scheduler").Logger(),
 		worker:   cfg.Hostname + ":" + strconv.Itoa(os.Getpid()) + ":scheduler",

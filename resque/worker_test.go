@@ -32,7 +32,7 @@ func setup(t *testing.T) *testBundle {
 	conn := pool.Get()
 	t.Cleanup(func() { conn.Close() })
 	ns := redistest.Namespace(t)
-	return &testBundle{srv: srv, pool: pool, ns: ns, keys: NewKeys(ns), client: NewClient(pool, ns, DialectPHPResque136), conn: conn}
+	return &testBundle{srv: srv, pool: pool, ns: ns, keys: NewKeys(ns), client: NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136}), conn: conn}
 }
 
 func (b *testBundle) config(t *testing.T, h Handler, queues ...string) Config {

@@ -234,7 +234,7 @@ func (d *driver) enqueue(ctx context.Context) ([]string, error) {
 	if n, _ := redis.Int(d.do("SCARD", d.keys.Workers())); n != 0 {
 		return nil, fmt.Errorf("chaos: %d workers already registered in %s: use a fresh namespace", n, d.keys.Namespace())
 	}
-	client := resque.NewClient(d.pool, d.keys.Namespace(), resque.DialectPHPResque136)
+	client := resque.NewClient(d.pool, resque.ClientConfig{Namespace: d.keys.Namespace(), Dialect: resque.DialectPHPResque136})
 	ids := make([]string, 0, d.cfg.Jobs)
 	// PHPShare of the jobs, at random places in the queue, are PHP jobs.
 	php := map[int]bool{}

@@ -233,7 +233,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 	var ids []string
 	prodDone := make(chan error, 1)
 	go func() {
-		client := resque.NewClient(prodPool, ns, resque.DialectPHPResque136)
+		client := resque.NewClient(prodPool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 		for i := 0; len(ids) < cfg.Jobs; i++ {
 			if ctx.Err() != nil {
 				prodDone <- ctx.Err()

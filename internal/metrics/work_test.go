@@ -94,7 +94,7 @@ func TestWorkMetricsFromARealWorker(t *testing.T) {
 	defer pool.Close()
 	ns := redistest.Namespace(t)
 	m := NewWork(2)
-	client := resque.NewClient(testServer.Pool(), ns, resque.DialectPHPResque136)
+	client := resque.NewClient(testServer.Pool(), resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 	for i := range 3 {
 		if _, err := client.Enqueue(context.Background(), "mail", "SendMail", map[string]int{"i": i}, resque.EnqueueOptions{}); err != nil {
 			t.Fatal(err)

@@ -27,7 +27,7 @@ func BenchmarkLiveView(b *testing.B) {
 	defer conn.Close()
 	ns := redistest.Namespace(b)
 	keys := resque.NewKeys(ns)
-	client := resque.NewClient(pool, ns, resque.DialectPHPResque136)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 	ctx := context.Background()
 	for q := range 50 {
 		for i := range 100 {

@@ -166,7 +166,7 @@ func TestMetricsMatchRedis(t *testing.T) {
 	}
 
 	// Redis gone: the scrape still answers, with goresque_redis_up 0.
-	dead := resque.NewClient(&redis.Pool{Dial: func() (redis.Conn, error) { return redis.Dial("unix", "/nonexistent/sock") }}, e.ns, resque.DialectPHPResque1)
+	dead := resque.NewClient(&redis.Pool{Dial: func() (redis.Conn, error) { return redis.Dial("unix", "/nonexistent/sock") }}, resque.ClientConfig{Namespace: e.ns, Dialect: resque.DialectPHPResque1})
 	srv, err := New(Options{Client: dead})
 	if err != nil {
 		t.Fatal(err)

@@ -266,7 +266,7 @@ func TestNoRedisPasswordInPages(t *testing.T) {
 		return redis.DialContext(ctx, "unix", srv.Socket, redis.DialPassword(secret))
 	}}
 	defer pool.Close()
-	client := resque.NewClient(pool, "", resque.DialectPHPResque136)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: resque.DialectPHPResque136})
 	if _, err := client.Enqueue(context.Background(), "q", "Job", map[string]string{"k": "v"}, resque.EnqueueOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	conn := pool.Get()
 	t.Cleanup(func() { conn.Close() })
 	ns := redistest.Namespace(t)
-	e := &env{t: t, pool: pool, conn: conn, ns: ns, keys: resque.NewKeys(ns), client: resque.NewClient(pool, ns, resque.DialectPHPResque1)}
+	e := &env{t: t, pool: pool, conn: conn, ns: ns, keys: resque.NewKeys(ns), client: resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque1})}
 	o := Options{Client: e.client, Logger: zerolog.New(zerolog.NewTestWriter(t)), Poll: 200 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)

@@ -71,7 +71,7 @@ func newLostWriteRig(t *testing.T) *lostWriteRig {
 	d := newDialer(t, h, "", "", nil)
 	r := &lostWriteRig{h: h, pool: poolOf(d), started: make(chan struct{}), release: make(chan struct{})}
 	t.Cleanup(func() { r.pool.Close() })
-	r.client = resque.NewClient(r.pool, "lw", resque.DialectPHPResque136)
+	r.client = resque.NewClient(r.pool, resque.ClientConfig{Namespace: "lw", Dialect: resque.DialectPHPResque136})
 	return r
 }
 

@@ -179,7 +179,7 @@ func median(rs []result) result {
 func (b *bench) drain(n int, mk func(ns string) *exec.Cmd) result {
 	b.round++
 	ns := "bench-php-" + strconv.Itoa(b.round)
-	c := resque.NewClient(b.pool, ns, resque.DialectPHPResque1)
+	c := resque.NewClient(b.pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque1})
 	for range n {
 		if _, err := c.Enqueue(context.Background(), "bench", "Php_Noop", resque.PHPObject{{Key: "n", Value: 1}}, resque.EnqueueOptions{}); err != nil {
 			fail(err)

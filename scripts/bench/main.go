@@ -167,7 +167,7 @@ func measure(pool *redis.Pool, n int, drain func()) result {
 
 func runWorker(pool *redis.Pool, k, n, round int) result {
 	ns := fmt.Sprintf("bench-w%d-r%d", k, round)
-	c := resque.NewClient(pool, ns, resque.DialectPHPResque136)
+	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 	fill(c, n)
 	mux := resque.NewMux()
 	mux.HandleFunc("Bench_Noop", func(ctx context.Context, j *resque.Job) error { return nil })
@@ -203,7 +203,7 @@ func runWorker(pool *redis.Pool, k, n, round int) result {
 // runFloor sends the same per-job commands as raw pipelines, one round trip per job.
 func runFloor(pool *redis.Pool, k, n, round int) result {
 	ns := fmt.Sprintf("bench-f%d-r%d", k, round)
-	c := resque.NewClient(pool, ns, resque.DialectPHPResque136)
+	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 	fill(c, n)
 	keys := c.Keys()
 	var left atomic.Int64
@@ -257,7 +257,7 @@ func runFloor(pool *redis.Pool, k, n, round int) result {
 
 func latency(pool *redis.Pool, n int) (p50, p99 float64) {
 	ns := "bench-latency"
-	c := resque.NewClient(pool, ns, resque.DialectPHPResque136)
+	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
 	var mu sync.Mutex
 	var lat []float64
 	started := make(chan struct{}, 1)

@@ -65,7 +65,7 @@ func main() {
 	}
 	defer func() { _ = cmd.Process.Kill() }()
 
-	client := resque.NewClient(pool, "", resque.DialectPHPResque136)
+	client := resque.NewClient(pool, resque.ClientConfig{Namespace: "", Dialect: resque.DialectPHPResque136})
 	fmt.Printf("soak: %d jobs, worker concurrency %d, pid %d\n", *jobs, *conc, cmd.Process.Pid)
 	fmt.Printf("%10s %12s %10s\n", "processed", "RSS (MiB)", "jobs/s")
 	var first, last float64
