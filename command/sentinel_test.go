@@ -115,7 +115,8 @@ func TestCommandsThroughSentinel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis servers and sentinels")
 	}
-	t.Parallel()
+	// Not parallel: it calls Run in-process, and Run calls must not overlap (urfave/cli
+	// keeps global state).
 	h := redistest.StartHATB(t, redistest.HAOptions{Password: "srv", SentinelPassword: "sen"})
 	pwFile := filepath.Join(t.TempDir(), "sentinel-pw")
 	if err := os.WriteFile(pwFile, []byte("sen\n"), 0o600); err != nil {
@@ -190,7 +191,7 @@ func TestWaitClosesTheReplicationGap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis servers and sentinels")
 	}
-	t.Parallel()
+	// Not parallel: it calls Run in-process (see TestCommandsThroughSentinel).
 	h := redistest.StartHATB(t, redistest.HAOptions{DownAfter: 3 * time.Second})
 	env := map[string]string{"REDIS_BACKEND": "sentinel://" + strings.Join(h.SentinelAddrs(), ",") + "/" + h.Name, "PREFIX": "gap"}
 	run := func(wait string, args ...string) (int, string, string) {
