@@ -177,6 +177,11 @@ func TestLostOutcomeRunsAgain(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	mc.Close()
+	// The outcome's reply is on its way to the worker: let it arrive before the master dies.
+	// Killed before the worker read it, the worker would replay the outcome on the promoted
+	// replica (its in-flight record is there, same claim token) and the job would rightly run
+	// once; this test is about the other case, an outcome acknowledged and then lost.
+	time.Sleep(500 * time.Millisecond)
 	failOver(t, r.h, master, replica, resume)
 	if runs := r.settled(t, id); runs != 2 {
 		t.Errorf("the job ran %d times, want 2 (once more after its outcome was lost)", runs)
