@@ -142,6 +142,7 @@ func (s *slot) initKeys() {
 		k.WorkerStat("processed", s.id), k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed()}
 	s.args.id = s.id
 	s.args.pauseKey = k.PauseAllWorkers()
+	s.args.sched = k.DelayedSchedule()
 	s.exec.fixed = s.args.fixed
 }
 
