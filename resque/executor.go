@@ -292,8 +292,10 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 		}
 		var sp bool
 		o.head, o.tail, sp = statusUpdate(d, status, now, result)
+		o.head, o.tail = withAttempt(o.head, o.tail, job.Attempt())
 		if status == StatusWaiting {
-			o.head, o.tail, sp = string(statusPacketWaiting(d, now)), "", false
+			o.head, o.tail = withAttempt(string(statusPacketWaiting(d, now)), "", job.Attempt()+1)
+			sp = false
 		}
 		o.splice = boolFlag(sp)
 		if d == DialectPHPResque136 {

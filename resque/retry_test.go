@@ -2,7 +2,6 @@ package resque
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -67,9 +66,14 @@ func TestRetryNext(t *testing.T) {
 // its status says waiting, and the delayed item is the one ResqueScheduler::enqueueAt
 // writes plus goresque's keys.
 func TestRetryThenFailed(t *testing.T) {
-	t.Parallel()
+	for _, d := range []Dialect{DialectPHPResque1, DialectPHPResque136} {
+		t.Run(d.String(), func(t *testing.T) { t.Parallel(); testRetryThenFailed(t, d) })
+	}
+}
+
+func testRetryThenFailed(t *testing.T, d Dialect) {
 	b := setup(t)
-	client := NewClient(b.pool, b.ns, DialectPHPResque1)
+	client := NewClient(b.pool, b.ns, d)
 	mux := NewMux()
 	var mu sync.Mutex
 	var seen []int
@@ -84,11 +88,13 @@ func TestRetryThenFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewScheduler(b.pool, SchedulerConfig{Namespace: b.ns, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	s, err := NewScheduler(b.pool, SchedulerConfig{Namespace: b.ns, Dialect: d, Logger: zerolog.New(zerolog.NewTestWriter(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, stop := b.start(t, b.config(t, mux, "rq"))
+	cfg := b.config(t, mux, "rq")
+	cfg.Dialect = d
+	_, stop := b.start(t, cfg)
 	sched := b.keys.DelayedSchedule()
 	for n := 2; n <= 3; n++ {
 		b.waitFor(t, fmt.Sprintf("retry %d scheduled", n), func() bool {
@@ -101,9 +107,8 @@ func TestRetryThenFailed(t *testing.T) {
 		if h, _ := redis.Int(b.conn.Do("HLEN", b.keys.InFlight())); h != 0 {
 			t.Fatalf("attempt %d: still in flight", n-1)
 		}
-		var st struct{ Status int }
-		if err := json.Unmarshal(do(t, b.conn, "GET", b.keys.JobStatus(id, "")).([]byte), &st); err != nil || st.Status != int(StatusWaiting) {
-			t.Fatalf("attempt %d: status %+v, %v; want waiting", n-1, st, err)
+		if st, err := client.Status(bg, id, ""); err != nil || st.Status != StatusWaiting || st.Attempt != n {
+			t.Fatalf("attempt %d: status %+v, %v; want waiting for attempt %d", n-1, st, err, n)
 		}
 		ds, err := client.DelayedRange(bg, 0, -1)
 		if err != nil || len(ds) != 1 {
@@ -140,9 +145,8 @@ func TestRetryThenFailed(t *testing.T) {
 	if pr, fl := b.processed(t), b.getInt(t, b.keys.Stat("failed")); pr != 3 || fl != 1 {
 		t.Errorf("stat:processed = %d, stat:failed = %d; want 3 and 1", pr, fl)
 	}
-	var st struct{ Status int }
-	if err := json.Unmarshal(do(t, b.conn, "GET", b.keys.JobStatus(id, "")).([]byte), &st); err != nil || st.Status != int(StatusFailed) {
-		t.Errorf("final status %+v, %v", st, err)
+	if st, err := client.Status(bg, id, ""); err != nil || st.Status != StatusFailed || st.Attempt != 3 {
+		t.Errorf("final status %+v, %v; want failed at attempt 3", st, err)
 	}
 }
 

@@ -405,6 +405,7 @@ func (s *slot) sendStart(job *Job) {
 		statusKey: s.w.keys.JobStatus(job.ID, job.Prefix), pidKey: s.w.keys.JobPID(job.ID),
 		head: s.second.runHead, tail: s.second.runTail, splice: s.second.spl, pid: s.pid,
 	}
+	a.head, a.tail = withAttempt(a.head, a.tail, job.Attempt())
 	err := startScript.SendHash(s.conn, a.args()...)
 	if err == nil {
 		err = s.conn.Flush()
