@@ -73,7 +73,7 @@ func TestRetryThenFailed(t *testing.T) {
 
 func testRetryThenFailed(t *testing.T, d Dialect) {
 	b := setup(t)
-	client := NewClient(b.pool, b.ns, d)
+	client := NewClient(b.pool, ClientConfig{Namespace: b.ns, Dialect: d})
 	mux := NewMux()
 	var mu sync.Mutex
 	var seen []int
