@@ -250,6 +250,9 @@ func settingsTable() []setting {
 				}
 				return nil
 			}},
+		{flag: "retry", env: []string{"GORESQUE_RETRY"},
+			usage: `retry policies, e.g. 'App\Jobs\SendMail=5:exp:10s:1h:jitter;Other=3:fixed:1m' (README: Retries)`,
+			parse: func(s *workSettings, v string) (err error) { s.Retries, err = resque.ParseRetries(v); return err }},
 		{flag: "heartbeat", env: []string{"GORESQUE_HEARTBEAT_INTERVAL"},
 			usage: "how often each worker writes its heartbeat (default 60s, Ruby resque's)",
 			parse: func(s *workSettings, v string) (err error) { s.Heartbeat, err = parseSeconds(v); return err }},
@@ -413,7 +416,8 @@ type workSettings struct {
 	Heartbeat       time.Duration
 	PruneAfter      time.Duration
 	DeadJobs        resque.DeadJobPolicy
-	Scheduler       bool // also move due delayed jobs (GORESQUE_SCHEDULER)
+	Retries         map[string]resque.Retry // GORESQUE_RETRY, for classes configured outside Go
+	Scheduler       bool                    // also move due delayed jobs (GORESQUE_SCHEDULER)
 	MetricsAddr     string
 	Redis           redisSettings
 	PHP             phpSettings

@@ -91,6 +91,17 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 			check: func(s workSettings) bool { return s.DeadJobs == resque.RequeueDeadJobs }},
 		{name: "heartbeat and prune", env: map[string]string{"QUEUE": "q", "GORESQUE_HEARTBEAT_INTERVAL": "5", "GORESQUE_PRUNE_AFTER": "30s"},
 			check: func(s workSettings) bool { return s.Heartbeat == 5*time.Second && s.PruneAfter == 30*time.Second }},
+		{name: "retry", env: map[string]string{"QUEUE": "q", "GORESQUE_RETRY": `App\Jobs\SendMail=5:exp:10s;Other=3:fixed:1m`},
+			check: func(s workSettings) bool {
+				m := resque.NewMux()
+				for c, r := range s.Retries {
+					m.SetRetry(c, r)
+				}
+				r, ok := m.RetryPolicy(`\app\jobs\SENDMAIL`)
+				o, ok2 := m.RetryPolicy("Other")
+				return len(s.Retries) == 2 && ok && r.Attempts == 5 && r.Backoff(2) == 20*time.Second && ok2 && o.Attempts == 3
+			}},
+		{name: "retry typo", env: map[string]string{"QUEUE": "q", "GORESQUE_RETRY": "A=3:fixd:1s"}, err: "GORESQUE_RETRY"},
 		{name: "concurrency 0", env: map[string]string{"QUEUE": "q", "GORESQUE_CONCURRENCY": "0"}, err: "GORESQUE_CONCURRENCY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

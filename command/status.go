@@ -46,6 +46,9 @@ func statusCommand(env lookupFunc) *cli.Command {
 				return writeJSON(c.App.Writer, st)
 			}
 			fmt.Fprintf(c.App.Writer, "status:   %s (%d)\nupdated:  %s\n", st.Status, int(st.Status), time.Unix(st.Updated, 0).Format(time.RFC3339))
+			if st.Attempt > 1 {
+				fmt.Fprintf(c.App.Writer, "attempt:  %d\n", st.Attempt)
+			}
 			if st.Started != nil {
 				fmt.Fprintf(c.App.Writer, "started:  %s\n", time.Unix(*st.Started, 0).Format(time.RFC3339))
 			}

@@ -76,6 +76,9 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 		defer php.Close()
 		mux.Fallback(php)
 	}
+	for class, r := range s.Retries {
+		mux.SetRetry(class, r) // GORESQUE_RETRY overrides a policy set in Go
+	}
 	w, err := resque.NewWorker(pool, resque.Config{
 		Namespace:         s.Prefix,
 		Queues:            s.Queues,

@@ -292,6 +292,10 @@ func (c *Client) DelayedRange(ctx context.Context, start, stop int64) ([]Delayed
 type delayedFields struct {
 	class, queue string
 	args         json.RawMessage
+	// id, prefix and attempt are what a goresque retry adds to the item (retryItem);
+	// php-resque-scheduler drops them.
+	id, prefix string
+	attempt    int
 }
 
 // decodeDelayedItem reads a delayed item's class, queue and args. What
@@ -300,9 +304,12 @@ type delayedFields struct {
 func decodeDelayedItem(raw []byte) (delayedFields, error) {
 	var d delayedFields
 	var it struct {
-		Class any             `json:"class"`
-		Args  json.RawMessage `json:"args"`
-		Queue any             `json:"queue"`
+		Class   any             `json:"class"`
+		Args    json.RawMessage `json:"args"`
+		Queue   any             `json:"queue"`
+		ID      any             `json:"id"`
+		Prefix  any             `json:"prefix"`
+		Attempt any             `json:"goresque_attempt"`
 	}
 	if err := json.Unmarshal(raw, &it); err != nil {
 		return d, fmt.Errorf("delayed item is not a JSON object: %w", err)
@@ -318,5 +325,10 @@ func decodeDelayedItem(raw []byte) (delayedFields, error) {
 		return d, errors.New(`delayed item's "args" is not an array`)
 	}
 	d.args = it.Args
+	d.id, _ = it.ID.(string)
+	d.prefix, _ = it.Prefix.(string)
+	if n, ok := it.Attempt.(float64); ok && n > 1 && n < 1<<31 {
+		d.attempt = int(n)
+	}
 	return d, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/goresque/goresque/resque"
 )
@@ -37,4 +38,28 @@ func ExampleMux() {
 	// Output:
 	// \app\jobs\sendmail: err=<nil> result=sent to ann@example.com
 	// Legacy_Report: err=would run the PHP class Legacy_Report result=<nil>
+}
+
+// A class's retry policy: up to 5 attempts, 10s, 20s, 40s, 80s apart (at most an hour),
+// jittered, except for failures that cannot succeed later. The handler sees which attempt
+// it runs; a retried job's payload carries it as "goresque_attempt".
+func ExampleMux_SetRetry() {
+	mux := resque.NewMux()
+	mux.HandleFunc(`App\Jobs\SendMail`, func(ctx context.Context, job *resque.Job) error {
+		fmt.Println("attempt", job.Attempt())
+		return nil
+	})
+	mux.SetRetry(`App\Jobs\SendMail`, resque.Retry{
+		Attempts: 5,
+		Backoff:  resque.Exponential(10*time.Second, time.Hour),
+		Jitter:   true,
+		RetryOn:  func(e *resque.JobError) bool { return e.Exception != "InvalidArgumentException" },
+	})
+	job, _ := resque.NewJob("mail", []byte(`{"class":"App\\Jobs\\SendMail","args":[{}],"goresque_attempt":3}`))
+	_ = mux.Perform(context.Background(), job)
+	r, _ := mux.RetryPolicy(`\app\jobs\sendmail`)
+	fmt.Println(r.Attempts, r.Backoff(1), r.Backoff(4))
+	// Output:
+	// attempt 3
+	// 5 10s 1m20s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -216,7 +217,7 @@ func (e *executor) abandon(gen uint64, cause error) {
 	fin := e.outcome(c, job, DirtyExit(fmt.Sprintf("Job exited abnormally: %v (it did not stop within %v)", cause, d), cause), 0)
 	ctx, stop := context.WithTimeout(context.Background(), e.w.life.budgetLen)
 	defer stop()
-	args := cycleArgs{fixed: e.fixed, id: e.id, fin: fin}
+	args := cycleArgs{fixed: e.fixed, id: e.id, fin: fin, sched: e.w.keys.DelayedSchedule()}
 	err := e.w.link.retry(ctx, func() error {
 		conn, err := e.w.pool.GetContext(ctx)
 		if err != nil {
@@ -243,6 +244,8 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 	d := w.cfg.Dialect
 	status := StatusComplete
 	var failure []byte
+	var retry []byte
+	var retryAt time.Time
 	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Stringer("took", took.Round(time.Microsecond)).Logger()
 	switch {
 	case err == nil:
@@ -261,11 +264,22 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 			je = &JobError{Exception: ExceptionDefault, Message: "failure could not be encoded: " + ferr.Error()}
 			failure, _ = failureRecord(d, now.In(w.cfg.Location), c.payload, je, e.id, c.queue)
 		}
-		log.Warn().Str("exception", je.Exception).Msg(je.Message)
+		if item, at, ok := e.retry(job, err, je, now); ok {
+			retry, retryAt = item, at
+			status = StatusWaiting
+			log.Warn().Str("exception", je.Exception).Int("attempt", job.Attempt()).Time("retry_at", at).Msg(je.Message)
+			break
+		}
+		log.Warn().Str("exception", je.Exception).Int("attempt", job.Attempt()).Msg(je.Message)
 	}
 
 	o := &outcome{sha: c.sha, failure: string(failure), splice: "0", delPID: "0",
 		statusKey: w.keys.JobStatus(job.ID, job.Prefix), pidKey: w.keys.JobPID(job.ID)}
+	if retry != nil {
+		ts := strconv.FormatInt(retryAt.Unix(), 10)
+		o.retryItem, o.retryAt = string(retry), ts
+		o.delayedKey, o.tsKey = w.keys.Delayed(ts), w.keys.DelayedTimestamps(o.retryItem)
+	}
 	if job.ID != "" {
 		var result []byte
 		if status == StatusComplete && job.hasResult {
@@ -278,10 +292,43 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 		}
 		var sp bool
 		o.head, o.tail, sp = statusUpdate(d, status, now, result)
+		o.head, o.tail = withAttempt(o.head, o.tail, job.Attempt())
+		if status == StatusWaiting {
+			o.head, o.tail = withAttempt(string(statusPacketWaiting(d, now)), "", job.Attempt()+1)
+			sp = false
+		}
 		o.splice = boolFlag(sp)
 		if d == DialectPHPResque136 {
 			o.delPID = "1"
 		}
 	}
 	return o
+}
+
+// retry decides whether the failed job is tried again (its class has a Retry with
+// attempts left that accepts je) and returns the delayed item and when it is due. It also
+// builds the failure record the script writes instead when the delayed keys are broken.
+// A payload that could not be decoded is never retried: it would fail the same way.
+func (e *executor) retry(job *Job, err error, je *JobError, now time.Time) ([]byte, time.Time, bool) {
+	rp, ok := e.w.cfg.Handler.(retryPolicer)
+	var pe *PayloadError
+	if !ok || errors.As(err, &pe) {
+		return nil, time.Time{}, false
+	}
+	policy, ok := rp.RetryPolicy(job.Class)
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	wait, ok := policy.next(job.Attempt(), je)
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	item, ierr := retryItem(job, job.Attempt()+1)
+	if ierr != nil {
+		e.log.Warn().Err(ierr).Str("class", job.Class).Msg("retry item cannot be encoded; the job is recorded as failed")
+		return nil, time.Time{}, false
+	}
+	// Delayed jobs are due in whole seconds: round up so the wait is never shorter.
+	at := now.Add(wait + time.Second - 1).Truncate(time.Second)
+	return item, at, true
 }

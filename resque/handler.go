@@ -39,6 +39,7 @@ type Mux struct {
 	handlers map[string]Handler
 	names    []string
 	fallback Handler
+	retries  map[string]Retry // SetRetry, by classKey
 }
 
 // NewMux returns an empty Mux.

@@ -33,7 +33,12 @@ type Job struct {
 
 	result    any
 	hasResult bool
+	attempt   int // goresque_attempt of a retried job's payload; 0 for the first
 }
+
+// Attempt returns which attempt at the job this is: 1 for the first, 2 for the first
+// retry (see Retry).
+func (j *Job) Attempt() int { return max(j.attempt, 1) }
 
 // NewJob builds a Job from raw payload bytes, as a worker does after taking them from
 // queue. It is useful to test handlers; an invalid payload gives a *PayloadError.

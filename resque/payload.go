@@ -63,7 +63,7 @@ func decodePayload(queue string, raw []byte) (*Job, error) {
 		}
 		return j, &PayloadError{Reason: "not a JSON object"}
 	}
-	var class, args, id, prefix, qtime []byte
+	var class, args, id, prefix, qtime, attempt []byte
 	i = phpjson.SkipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
 		i++
@@ -89,6 +89,8 @@ func decodePayload(queue string, raw []byte) (*Job, error) {
 				prefix = v
 			case "queue_time":
 				qtime = v
+			case attemptKey:
+				attempt = v
 			}
 			i = phpjson.SkipSpace(raw, vend)
 			if i < len(raw) && raw[i] == ',' {
@@ -123,6 +125,9 @@ func decodePayload(queue string, raw []byte) (*Job, error) {
 	}
 	j.ID = scalarString(id)
 	j.Prefix = scalarString(prefix)
+	if n, err := strconv.Atoi(string(attempt)); err == nil && n > 1 {
+		j.attempt = n
+	}
 	if len(qtime) > 0 {
 		if v, err := strconv.ParseFloat(string(qtime), 64); err == nil {
 			sec := int64(v)

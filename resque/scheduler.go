@@ -204,7 +204,11 @@ func (s *Scheduler) moveTarget(item []byte) (key, queue string, push []byte, err
 		}
 		return c.keys.Failed(), "", rec, nil
 	}
-	p, err := delayedPayload(c.dialect, d, NewJobID(), c.now())
+	id := d.id
+	if !plainID(id) {
+		id = NewJobID()
+	}
+	p, err := delayedPayload(c.dialect, d, id, c.now())
 	if err != nil {
 		je := &JobError{Exception: ExceptionInvalidPayload, Message: err.Error(), Backtrace: []string{"#0 {main}"}}
 		rec, err := failureRecord(c.dialect, c.now(), item, je, s.worker, d.queue)
@@ -221,7 +225,8 @@ func (s *Scheduler) moveTarget(item []byte) (key, queue string, push []byte, err
 // ["prefix":"",]"queue_time"}. The item's args array is kept byte for byte: for an item
 // PHP wrote it is [A], exactly what Resque::enqueue writes again; an item Ruby wrote with
 // several arguments keeps them all (php-resque-scheduler would pass the second one as
-// $trackStatus).
+// $trackStatus). A goresque retry's item keeps its job's id and prefix (so its status
+// stays tracked) and its attempt number, which php-resque-scheduler would drop.
 func delayedPayload(d Dialect, it delayedFields, id string, now time.Time) ([]byte, error) {
 	b := make([]byte, 0, len(it.args)+len(it.class)+100)
 	b = append(b, `{"class":`...)
@@ -234,13 +239,37 @@ func delayedPayload(d Dialect, it delayedFields, id string, now time.Time) ([]by
 	b = append(b, `,"id":"`...)
 	b = append(b, id...)
 	b = append(b, '"')
-	if d == DialectPHPResque136 {
+	if it.prefix != "" {
+		b = append(b, `,"prefix":`...)
+		if b, err = phpjson.AppendString(b, it.prefix); err != nil {
+			return nil, fmt.Errorf("prefix: %w", err)
+		}
+	} else if d == DialectPHPResque136 {
 		b = append(b, `,"prefix":""`...)
 	}
 	b = append(b, `,"queue_time":`...)
 	b = phpjson.AppendMicrotime(b, now)
+	if it.attempt > 1 {
+		b = append(b, `,"`+attemptKey+`":`...)
+		b = strconv.AppendInt(b, int64(it.attempt), 10)
+	}
 	return append(b, '}'), nil
 }
 
 // Dialect returns the dialect of the payloads the client writes.
 func (c *Client) Dialect() Dialect { return c.dialect }
+
+// plainID reports whether a delayed item's id can be kept as the job's id: written into
+// the payload unescaped, it is letters, digits, '-' and '_' only, as every resque id is.
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

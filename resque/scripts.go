@@ -54,7 +54,16 @@ func newScript(keyCount int, body string) *redis.Script {
 // "abc", a key of the wrong type) must not make a replay write the rest twice. The refused
 // writes are returned, named by key, for the caller to log.
 //
-// Claiming (ARGV[9] not ""): the first job of the queues in priority order is taken and
+// Retrying (ARGV[9] not ""): a failed job with attempts left (see Retry) is not recorded
+// in `failed` and does not count in stat:failed; it goes to the delayed queue as
+// ResqueScheduler::enqueueAt writes it (RPUSH delayed:<ts>, SADD timestamps:<item>, ZADD
+// delayed_queue_schedule), in the same step that removes the in-flight record, so a worker
+// that dies between the failure and the retry being scheduled loses nothing. The types of
+// the two delayed keys are checked first; when one is broken the job is recorded as failed
+// (ARGV[3]) instead, never dropped. stat:processed counts every attempt, as php-resque
+// counts every job performed.
+//
+// Claiming (ARGV[11] not ""): the first job of the queues in priority order is taken and
 // recorded as in flight in the same step: php-resque's LPOP and SET worker:<id> without the
 // gap in which a crash loses the job (resque/resque#16, #1047). The record is also kept in
 // the goresque:inflight hash, which php-resque's prune does not know and cannot delete,
@@ -74,7 +83,10 @@ func newScript(keyCount int, body string) *redis.Script {
 //	KEYS[8]  failed
 //	KEYS[9]  job:<id>:status of the finished job (a placeholder when none)
 //	KEYS[10] job:<id>:pid of the finished job (a placeholder when none)
-//	KEYS[11..] queue:<q> of each queue to claim from, in priority order
+//	KEYS[11] delayed_queue_schedule
+//	KEYS[12] delayed:<ts> of the retry (a placeholder when none)
+//	KEYS[13] timestamps:<item> of the retry (a placeholder when none)
+//	KEYS[14..] queue:<q> of each queue to claim from, in priority order
 //	KEYS[last] pause-all-workers (Ruby resque's switch: nothing is claimed while it says "true")
 //
 //	ARGV[1]  worker id
@@ -85,11 +97,13 @@ func newScript(keyCount int, body string) *redis.Script {
 //	ARGV[6]  "1": splice "started" from the current packet
 //	ARGV[7]  status TTL
 //	ARGV[8]  "1": DEL KEYS[10]
-//	ARGV[9]  "" to claim nothing, else the record tail `,"run_at":"<date>","payload":`
-//	ARGV[10] "" or, for QUEUE=*, the number n of queues the caller knows in the set
-//	ARGV[11] the claim token, written into the goresque:inflight record only
-//	ARGV[12..11+n] the record head `{"queue":"<q>"` of each queue of KEYS[11..]
-//	ARGV[12+n..11+2n] for QUEUE=* only: the n queue names, to check the caller's list
+//	ARGV[9]  the retry's delayed item, "" when the job is not retried
+//	ARGV[10] the retry's timestamp <ts>
+//	ARGV[11] "" to claim nothing, else the record tail `,"run_at":"<date>","payload":`
+//	ARGV[12] "" or, for QUEUE=*, the number n of queues the caller knows in the set
+//	ARGV[13] the claim token, written into the goresque:inflight record only
+//	ARGV[14..13+n] the record head `{"queue":"<q>"` of each queue of KEYS[14..]
+//	ARGV[14+n..13+2n] for QUEUE=* only: the n queue names, to check the caller's list
 //	         is still the whole set
 //
 // Returns {finished, claim, payload, refused}: finished is 1 when the outcome was recorded,
@@ -115,8 +129,21 @@ if ARGV[2] ~= '' then
     if ARGV[4] ~= '' then
       try(KEYS[9], set_status, KEYS[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
     end
-    if ARGV[3] ~= '' then
-      try(KEYS[8], redis.call, 'RPUSH', KEYS[8], ARGV[3])
+    local failure = ARGV[3]
+    if ARGV[9] ~= '' then
+      local lt = redis.call('TYPE', KEYS[12]).ok
+      local zt = redis.call('TYPE', KEYS[11]).ok
+      if (lt == 'none' or lt == 'list') and (zt == 'none' or zt == 'zset') then
+        failure = ''
+        redis.call('RPUSH', KEYS[12], ARGV[9])
+        try(KEYS[13], redis.call, 'SADD', KEYS[13], KEYS[12])
+        redis.call('ZADD', KEYS[11], ARGV[10], ARGV[10])
+      else
+        table.insert(r[4], KEYS[12] .. ': not a list, or ' .. KEYS[11] .. ' not a sorted set: the job is recorded as failed instead of retried')
+      end
+    end
+    if failure ~= '' then
+      try(KEYS[8], redis.call, 'RPUSH', KEYS[8], failure)
       try(KEYS[6], redis.call, 'INCRBY', KEYS[6], 1)
       try(KEYS[7], redis.call, 'INCRBY', KEYS[7], 1)
     end
@@ -128,13 +155,13 @@ if ARGV[2] ~= '' then
     try(KEYS[1], redis.call, 'DEL', KEYS[1])
   end
 end
-if ARGV[9] == '' then
+if ARGV[11] == '' then
   return r
 end
-local nq = #KEYS - 11
-if ARGV[10] ~= '' then
+local nq = #KEYS - 14
+if ARGV[12] ~= '' then
   local stale = redis.call('SCARD', KEYS[3]) ~= nq
-  for i = 12 + nq, 11 + 2 * nq do
+  for i = 14 + nq, 13 + 2 * nq do
     if stale then break end
     stale = redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0
   end
@@ -155,16 +182,16 @@ if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
   return r
 end
 for i = 1, nq do
-  local p = redis.pcall('LPOP', KEYS[10 + i])
+  local p = redis.pcall('LPOP', KEYS[13 + i])
   if type(p) == 'table' and p.err then
     if not string.find(p.err, 'WRONGTYPE', 1, true) then
       return p
     end
-    table.insert(r[4], KEYS[10 + i] .. ': ' .. p.err)
+    table.insert(r[4], KEYS[13 + i] .. ': ' .. p.err)
   elseif p then
-    local head = ARGV[11 + i]
-    redis.call('SET', KEYS[1], head .. ARGV[9] .. p .. '}')
-    redis.call('HSET', KEYS[2], ARGV[1], head .. ',"claim":"' .. ARGV[11] .. '"' .. ARGV[9] .. p .. '}')
+    local head = ARGV[13 + i]
+    redis.call('SET', KEYS[1], head .. ARGV[11] .. p .. '}')
+    redis.call('HSET', KEYS[2], ARGV[1], head .. ',"claim":"' .. ARGV[13] .. '"' .. ARGV[11] .. p .. '}')
     r[2] = i - 1
     r[3] = p
     return r
@@ -177,18 +204,19 @@ return r
 // changes between calls; appendTo writes them in the script's order.
 type cycleArgs struct {
 	fixed [8]any // KEYS[1..8], the slot's keys, built once (initKeys)
+	sched string // KEYS[11], delayed_queue_schedule
 	id    string // ARGV[1]
 
 	fin *outcome // KEYS[9..10], ARGV[2..8]; nil when nothing is finished
 
 	claim      bool
-	recordTail string   // ARGV[9]
-	token      string   // ARGV[11]
-	queueKeys  []any    // KEYS[11..]
+	recordTail string   // ARGV[11]
+	token      string   // ARGV[13]
+	queueKeys  []any    // KEYS[14..]
 	pauseKey   string   // KEYS[last]
-	heads      []string // ARGV[12..11+n]
-	names      []string // ARGV[12+n..]; for QUEUE=* only
-	wildcard   bool     // ARGV[10] is n
+	heads      []string // ARGV[14..13+n]
+	names      []string // ARGV[14+n..]; for QUEUE=* only
+	wildcard   bool     // ARGV[12] is n
 }
 
 // inflightRecord is the goresque:inflight record cycleScript writes for a claim: the
@@ -205,14 +233,17 @@ func (a *cycleArgs) inflightRecord(queue int, payload []byte) []byte {
 	return append(rec, '}')
 }
 
-// outcome is what finishing a job writes: KEYS[9..10] and ARGV[2..8] of cycleScript.
+// outcome is what finishing a job writes: KEYS[9..10], KEYS[12..13] and ARGV[2..10] of
+// cycleScript.
 type outcome struct {
-	statusKey, pidKey string // KEYS[9], KEYS[10]
-	sha               string // ARGV[2]
-	failure           string // ARGV[3]
-	head, tail        string // ARGV[4], ARGV[5]
-	splice            string // ARGV[6]
-	delPID            string // ARGV[8]
+	statusKey, pidKey  string // KEYS[9], KEYS[10]
+	delayedKey, tsKey  string // KEYS[12], KEYS[13]; "" when not retried
+	retryItem, retryAt string // ARGV[9], ARGV[10]
+	sha                string // ARGV[2]
+	failure            string // ARGV[3]
+	head, tail         string // ARGV[4], ARGV[5]
+	splice             string // ARGV[6]
+	delPID             string // ARGV[8]
 }
 
 var statusTTLArg = itoa(statusTTL)
@@ -226,10 +257,16 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if a.claim {
 		nq = len(a.queueKeys)
 	}
-	buf = append(buf, 11+nq)
+	buf = append(buf, 14+nq)
 	buf = append(buf, a.fixed[:]...)
 	if a.fin != nil {
 		buf = append(buf, a.fin.statusKey, a.fin.pidKey)
+	} else {
+		buf = append(buf, noJobKeys[:]...)
+	}
+	buf = append(buf, a.sched)
+	if f := a.fin; f != nil && f.retryItem != "" {
+		buf = append(buf, f.delayedKey, f.tsKey)
 	} else {
 		buf = append(buf, noJobKeys[:]...)
 	}
@@ -239,9 +276,9 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	buf = append(buf, a.pauseKey)
 	buf = append(buf, a.id)
 	if f := a.fin; f != nil {
-		buf = append(buf, f.sha, f.failure, f.head, f.tail, f.splice, statusTTLArg, f.delPID)
+		buf = append(buf, f.sha, f.failure, f.head, f.tail, f.splice, statusTTLArg, f.delPID, f.retryItem, f.retryAt)
 	} else {
-		buf = append(buf, "", "", "", "", "0", statusTTLArg, "0")
+		buf = append(buf, "", "", "", "", "0", statusTTLArg, "0", "", "")
 	}
 	if !a.claim {
 		return append(buf, "", "", "")

@@ -23,7 +23,7 @@ func scriptConn(t *testing.T) (*testBundle, redis.Conn) {
 }
 
 func testCycleArgs(k Keys, id string, queues ...string) *cycleArgs {
-	a := &cycleArgs{id: id}
+	a := &cycleArgs{id: id, sched: k.DelayedSchedule()}
 	a.fixed = [8]any{k.Worker(id), k.InFlight(), k.Queues(), k.Stat("processed"),
 		k.WorkerStat("processed", id), k.Stat("failed"), k.WorkerStat("failed", id), k.Failed()}
 	for _, q := range queues {

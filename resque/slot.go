@@ -142,6 +142,7 @@ func (s *slot) initKeys() {
 		k.WorkerStat("processed", s.id), k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed()}
 	s.args.id = s.id
 	s.args.pauseKey = k.PauseAllWorkers()
+	s.args.sched = k.DelayedSchedule()
 	s.exec.fixed = s.args.fixed
 }
 
@@ -404,6 +405,7 @@ func (s *slot) sendStart(job *Job) {
 		statusKey: s.w.keys.JobStatus(job.ID, job.Prefix), pidKey: s.w.keys.JobPID(job.ID),
 		head: s.second.runHead, tail: s.second.runTail, splice: s.second.spl, pid: s.pid,
 	}
+	a.head, a.tail = withAttempt(a.head, a.tail, job.Attempt())
 	err := startScript.SendHash(s.conn, a.args()...)
 	if err == nil {
 		err = s.conn.Flush()

@@ -68,10 +68,27 @@ func statusUpdate(d Dialect, s Status, now time.Time, result []byte) (head, tail
 	return string(b), `,"result":` + string(result) + "}", true
 }
 
+// withAttempt adds the attempt number of a retried job (see Retry) to a status packet in
+// head/tail form, as its last key: php-resque reads only the keys it knows, so the packet
+// stays readable by Resque_Job_Status. The first attempt's packets are unchanged.
+func withAttempt(head, tail string, attempt int) (string, string) {
+	if attempt < 2 {
+		return head, tail
+	}
+	add := `,"` + attemptKey + `":` + itoa(attempt) + "}"
+	if tail != "" {
+		return head, tail[:len(tail)-1] + add
+	}
+	return head[:len(head)-1] + add, tail
+}
+
 // JobStatus is a decoded status packet.
 type JobStatus struct {
 	Status  Status          `json:"status"`
 	Updated int64           `json:"updated"`
 	Started *int64          `json:"started,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
+	// Attempt is the attempt of a retried job (2 for the first retry; see Retry): while
+	// waiting, the coming one. Zero for a job's first attempt.
+	Attempt int `json:"goresque_attempt,omitempty"`
 }
