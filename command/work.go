@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/goresque/goresque/compat"
+	"github.com/goresque/goresque/internal/metrics"
 	"github.com/goresque/goresque/resque"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -75,6 +76,9 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 		}
 		defer php.Close()
 		mux.Fallback(php)
+		if m, ok := obs.(*metrics.Work); ok {
+			m.WatchPHP(php) // GORESQUE_METRICS_ADDR: the warm pool's processes, restarts, RSS
+		}
 	}
 	for class, r := range s.Retries {
 		mux.SetRetry(class, r) // GORESQUE_RETRY overrides a policy set in Go

@@ -45,6 +45,8 @@ type PHP struct {
 	closed  bool
 	reaping bool          // the idle reaper runs
 	quit    chan struct{} // closed by Close: stops the reaper
+
+	restarts restartCounters // warm processes recycled, by reason (see Stats)
 }
 
 // New checks cfg (the php binary must exist: a *NotFoundError otherwise) and makes sure the

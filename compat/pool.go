@@ -26,6 +26,7 @@ func (p *PHP) acquire(ctx context.Context) (*proc, error) {
 		p.mu.Unlock()
 		select {
 		case <-pr.done:
+			p.restarts.add(RestartCrash)
 			p.forget(pr) // died while idle
 		default:
 			return pr, nil
@@ -37,6 +38,7 @@ func (p *PHP) acquire(ctx context.Context) (*proc, error) {
 func (p *PHP) release(pr *proc) {
 	select {
 	case <-pr.done:
+		p.restarts.add(RestartCrash)
 		p.forget(pr)
 		return
 	default:
@@ -45,10 +47,13 @@ func (p *PHP) release(pr *proc) {
 	switch {
 	case p.cfg.MaxJobs > 0 && pr.jobs >= p.cfg.MaxJobs:
 		reason = "max jobs reached"
+		p.restarts.add(RestartJobs)
 	case p.cfg.TTL > 0 && time.Since(pr.started) >= p.cfg.TTL:
 		reason = "time to live reached"
+		p.restarts.add(RestartTTL)
 	case p.cfg.MaxMemory > 0 && rss(pr.cmd.Process.Pid) > p.cfg.MaxMemory:
 		reason = "memory limit reached"
+		p.restarts.add(RestartMemory)
 	}
 	if reason == "" {
 		p.mu.Lock()
@@ -98,6 +103,7 @@ func (p *PHP) reap() {
 		p.idle = keep
 		p.mu.Unlock()
 		for _, pr := range old {
+			p.restarts.add(RestartIdle)
 			p.log.Debug().Int("php_pid", pr.cmd.Process.Pid).Int("jobs", pr.jobs).Msg("stopping idle PHP process")
 			go p.stop(pr)
 		}
