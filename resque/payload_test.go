@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/goresque/goresque/internal/phpjson"
+
+	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 )
 
 func TestDecodePayload(t *testing.T) {
@@ -103,7 +104,7 @@ func FuzzDecodePayload(f *testing.F) {
 		j, err := decodePayload("q", raw)
 		// PHP's json_decode, unlike encoding/json, rejects invalid UTF-8 and lone UTF-16
 		// surrogate escapes.
-		valid := json.Valid(raw) && utf8.Valid(raw) && depthOf(raw) <= phpjson.DecodeMaxNesting && !hasLoneSurrogate(raw)
+		valid := json.Valid(raw) && utf8.Valid(raw) && depthOf(raw) <= phpjson.DecodeMaxNesting && !phpjsontest.HasLoneSurrogate(raw)
 		var pe *PayloadError
 		if err != nil && !errors.As(err, &pe) {
 			t.Fatalf("error of another type: %v", err)
@@ -161,38 +162,6 @@ func depthOf(raw []byte) int {
 			depth--
 		}
 	}
-}
-
-// hasLoneSurrogate reports whether a valid JSON document has a \uD800-\uDFFF escape that is
-// not part of a high+low pair (which PHP's json_decode rejects with JSON_ERROR_UTF16).
-func hasLoneSurrogate(data []byte) bool {
-	s := string(data)
-	for i := 0; i+6 <= len(s); i++ {
-		if s[i] != '\\' {
-			continue
-		}
-		if s[i+1] != 'u' {
-			i++ // skip the escaped character
-			continue
-		}
-		v, _ := strconv.ParseUint(s[i+2:i+6], 16, 16)
-		switch {
-		case v >= 0xd800 && v < 0xdc00:
-			if i+12 > len(s) || s[i+6:i+8] != `\u` {
-				return true
-			}
-			lo, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
-			if err != nil || lo < 0xdc00 || lo >= 0xe000 {
-				return true
-			}
-			i += 11
-		case v >= 0xdc00 && v < 0xe000:
-			return true
-		default:
-			i += 5
-		}
-	}
-	return false
 }
 
 // TestEmbeddable checks which payloads a failed entry embeds as JSON: exactly those PHP can

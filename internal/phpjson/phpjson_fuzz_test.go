@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 )
 
 // FuzzTranscodePHPJSON checks that Transcode never panics, writes
@@ -94,7 +96,7 @@ func checkPHPRejection(t *testing.T, data []byte, err error) {
 			t.Fatalf("transcode(%q): %v, but nesting is only %d", data, err, n)
 		}
 	case errors.Is(err, errPHPJSONUTF16):
-		if !phpTestHasLoneSurrogate(data) {
+		if !phpjsontest.HasLoneSurrogate(data) {
 			t.Fatalf("transcode(%q): %v, but there is no lone surrogate", data, err)
 		}
 	case errors.Is(err, errPHPJSONInfNaN):
@@ -124,38 +126,6 @@ func phpTestNesting(data []byte) int {
 		}
 	}
 	return maxDepth
-}
-
-// phpTestHasLoneSurrogate reports whether a valid document has a \uD800-\uDFFF
-// escape that is not part of a high+low pair.
-func phpTestHasLoneSurrogate(data []byte) bool {
-	s := string(data)
-	for i := 0; i+6 <= len(s); i++ {
-		if s[i] != '\\' {
-			continue
-		}
-		if s[i+1] != 'u' {
-			i++ // skip the escaped character
-			continue
-		}
-		v, _ := strconv.ParseUint(s[i+2:i+6], 16, 16)
-		switch {
-		case v >= 0xd800 && v < 0xdc00:
-			if i+12 > len(s) || s[i+6:i+8] != `\u` {
-				return true
-			}
-			lo, err := strconv.ParseUint(s[i+8:i+12], 16, 16)
-			if err != nil || lo < 0xdc00 || lo >= 0xe000 {
-				return true
-			}
-			i += 11
-		case v >= 0xdc00 && v < 0xe000:
-			return true
-		default:
-			i += 5
-		}
-	}
-	return false
 }
 
 // phpTestHasInf reports whether a valid document has a number that
