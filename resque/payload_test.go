@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/goresque/goresque/internal/phpjson"
-
 	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 )
 

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
 	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 )
 
