@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-	"github.com/goresque/goresque/internal/phpjson/phpjsontest"
 )
 
 // FuzzTranscodePHPJSON checks that Transcode never panics, writes
