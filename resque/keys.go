@@ -100,6 +100,16 @@ func (k Keys) Delayed(ts string) string { return k.ns + "delayed:" + ts }
 // php-resque-scheduler's keys, which do not have it.
 func (k Keys) DelayedTimestamps(item string) string { return k.ns + "timestamps:" + item }
 
+// Routes is goresque's hash of PHP class name → routing rule (which share of a ported
+// class's jobs its Go handler takes; the rest run as the PHP class), set with `goresque
+// route` and read by every worker without a redeploy.
+func (k Keys) Routes() string { return k.ns + "goresque:routes" }
+
+// RoutesRev is a counter bumped at every change of Routes. cycleScript returns it with each
+// claim (in the same MGET as pause-all-workers: no extra call), so a worker re-reads the
+// rules as soon as they change, at the cadence of its claims.
+func (k Keys) RoutesRev() string { return k.ns + "goresque:routes:rev" }
+
 // PauseAllWorkers is Ruby resque's switch (Resque::Worker#paused?): while it holds "true",
 // no worker takes a job.
 func (k Keys) PauseAllWorkers() string { return k.ns + "pause-all-workers" }

@@ -39,7 +39,7 @@ func (c *lossyConn) Do(cmd string, args ...any) (any, error) {
 		return v, err
 	}
 	cycle, ok := replies[len(replies)-1].([]any)
-	if !ok || len(cycle) != 4 {
+	if !ok || len(cycle) != cycleReplyLen {
 		return v, err
 	}
 	if code, _ := redis.Int(cycle[1], nil); code < 0 || !c.armed.CompareAndSwap(true, false) {

@@ -33,7 +33,7 @@ func (c *dropFinishReplyConn) Do(cmd string, args ...any) (any, error) {
 		return v, err
 	}
 	cycle, ok := replies[len(replies)-1].([]any)
-	if !ok || len(cycle) != 4 {
+	if !ok || len(cycle) != cycleReplyLen {
 		return v, err
 	}
 	fin, _ := redis.Int(cycle[0], nil)

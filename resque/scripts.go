@@ -87,7 +87,8 @@ func newScript(keyCount int, body string) *redis.Script {
 //	KEYS[12] delayed:<ts> of the retry (a placeholder when none)
 //	KEYS[13] timestamps:<item> of the retry (a placeholder when none)
 //	KEYS[14..] queue:<q> of each queue to claim from, in priority order
-//	KEYS[last] pause-all-workers (Ruby resque's switch: nothing is claimed while it says "true")
+//	KEYS[last-1] pause-all-workers (Ruby resque's switch: nothing is claimed while it says "true")
+//	KEYS[last] goresque:routes:rev (returned, for the caller to reload the routing rules when it changes)
 //
 //	ARGV[1]  worker id
 //	ARGV[2]  SHA1 of the finished job's in-flight record; "" when nothing is finished
@@ -106,15 +107,16 @@ func newScript(keyCount int, body string) *redis.Script {
 //	ARGV[14+n..13+2n] for QUEUE=* only: the n queue names, to check the caller's list
 //	         is still the whole set
 //
-// Returns {finished, claim, payload, refused}: finished is 1 when the outcome was recorded,
+// Returns {finished, claim, payload, refused, routesRev}: finished is 1 when the outcome was recorded,
 // 0 when not (nothing to finish, or the record was not the expected one); claim is the
 // 0-based index of the queue the job came from, -3 when every queue was empty or nothing
 // was to be claimed, -4 when workers are paused (Ruby's pause-all-workers), -2 when the
 // worker already has a job in flight (never overwrite one), -1 when the caller's QUEUE=*
 // list is stale (payload is then the set's members); refused lists the writes Redis
-// refused and the queues skipped, as "<key>: <error>".
+// refused and the queues skipped, as "<key>: <error>"; routesRev is the value of
+// goresque:routes:rev read with the pause switch on a claim (nil when none or no claim).
 var cycleScript = newScript(-1, `
-local r = {0, -3, false, {}}
+local r = {0, -3, false, {}, false}
 local function try(key, ...)
   local ok, e = pcall(...)
   if not ok then
@@ -158,7 +160,7 @@ end
 if ARGV[11] == '' then
   return r
 end
-local nq = #KEYS - 14
+local nq = #KEYS - 15
 if ARGV[12] ~= '' then
   local stale = redis.call('SCARD', KEYS[3]) ~= nq
   for i = 14 + nq, 13 + 2 * nq do
@@ -176,7 +178,9 @@ if r[1] == 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   r[2] = -2
   return r
 end
-local pause = redis.call('GET', KEYS[#KEYS])
+local switches = redis.call('MGET', KEYS[#KEYS - 1], KEYS[#KEYS])
+r[5] = switches[2]
+local pause = switches[1]
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
   r[2] = -4
   return r
@@ -200,6 +204,9 @@ end
 return r
 `)
 
+// cycleReplyLen is the number of elements of cycleScript's reply.
+const cycleReplyLen = 5
+
 // cycleArgs are cycleScript's KEYS and ARGV. The slot keeps one and changes only what
 // changes between calls; appendTo writes them in the script's order.
 type cycleArgs struct {
@@ -213,7 +220,8 @@ type cycleArgs struct {
 	recordTail string   // ARGV[11]
 	token      string   // ARGV[13]
 	queueKeys  []any    // KEYS[14..]
-	pauseKey   string   // KEYS[last]
+	pauseKey   string   // KEYS[last-1]
+	routesRev  string   // KEYS[last]
 	heads      []string // ARGV[14..13+n]
 	names      []string // ARGV[14+n..]; for QUEUE=* only
 	wildcard   bool     // ARGV[12] is n
@@ -257,7 +265,7 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if a.claim {
 		nq = len(a.queueKeys)
 	}
-	buf = append(buf, 14+nq)
+	buf = append(buf, 15+nq)
 	buf = append(buf, a.fixed[:]...)
 	if a.fin != nil {
 		buf = append(buf, a.fin.statusKey, a.fin.pidKey)
@@ -273,7 +281,7 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if a.claim {
 		buf = append(buf, a.queueKeys...)
 	}
-	buf = append(buf, a.pauseKey)
+	buf = append(buf, a.pauseKey, a.routesRev)
 	buf = append(buf, a.id)
 	if f := a.fin; f != nil {
 		buf = append(buf, f.sha, f.failure, f.head, f.tail, f.splice, statusTTLArg, f.delPID, f.retryItem, f.retryAt)

@@ -23,7 +23,7 @@ func scriptConn(t *testing.T) (*testBundle, redis.Conn) {
 }
 
 func testCycleArgs(k Keys, id string, queues ...string) *cycleArgs {
-	a := &cycleArgs{id: id, sched: k.DelayedSchedule()}
+	a := &cycleArgs{id: id, sched: k.DelayedSchedule(), pauseKey: k.PauseAllWorkers(), routesRev: k.RoutesRev()}
 	a.fixed = [8]any{k.Worker(id), k.InFlight(), k.Queues(), k.Stat("processed"),
 		k.WorkerStat("processed", id), k.Stat("failed"), k.WorkerStat("failed", id), k.Failed()}
 	for _, q := range queues {
@@ -48,10 +48,30 @@ func runCycle(t *testing.T, c redis.Conn, a *cycleArgs) []any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v) != 4 {
+	if len(v) != cycleReplyLen {
 		t.Fatalf("cycle reply %v", v)
 	}
 	return v
+}
+
+// TestCycleScriptReturnsRoutesRev: every claim returns goresque:routes:rev, read with the
+// pause switch, so a worker sees a routing change at its next claim without another call.
+func TestCycleScriptReturnsRoutesRev(t *testing.T) {
+	t.Parallel()
+	b, c := scriptConn(t)
+	a := testCycleArgs(b.keys, "h:1:q", "q")
+	a.claim, a.recordTail, a.token = true, `,"run_at":"D","payload":`, "t1"
+	if v := runCycle(t, c, a); v[4] != nil {
+		t.Fatalf("no revision yet: reply %v", v)
+	}
+	do(t, c, "INCR", b.keys.RoutesRev())
+	if v := runCycle(t, c, a); string(v[4].([]byte)) != "1" {
+		t.Fatalf("revision 1: reply %v", v)
+	}
+	do(t, c, "SET", b.keys.PauseAllWorkers(), "true")
+	if v := runCycle(t, c, a); v[1].(int64) != -4 || string(v[4].([]byte)) != "1" {
+		t.Fatalf("paused: reply %v", v)
+	}
 }
 
 func TestCycleScriptClaimAndFinish(t *testing.T) {

@@ -142,6 +142,7 @@ func (s *slot) initKeys() {
 		k.WorkerStat("processed", s.id), k.Stat("failed"), k.WorkerStat("failed", s.id), k.Failed()}
 	s.args.id = s.id
 	s.args.pauseKey = k.PauseAllWorkers()
+	s.args.routesRev = k.RoutesRev()
 	s.args.sched = k.DelayedSchedule()
 	s.exec.fixed = s.args.fixed
 }
@@ -244,7 +245,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 		}
 		s.w.link.up()
 		vals, err := redis.Values(replies[0], nil)
-		if err != nil || len(vals) != 4 {
+		if err != nil || len(vals) != cycleReplyLen {
 			return nil, fmt.Errorf("resque: unexpected cycle reply %v", replies[0])
 		}
 		if refused, _ := redis.Strings(vals[3], nil); len(refused) > 0 {
@@ -322,6 +323,9 @@ func (s *slot) refusedOnce(msg string) {
 func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, err error) {
 	code, _ := redis.Int(vals[1], nil)
 	s.paused = code == -4
+	if code != -1 && code != -2 {
+		s.w.routes.seen(vals[4])
+	}
 	switch {
 	case code == -3 || code == -4:
 		return nil, false, nil

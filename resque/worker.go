@@ -38,8 +38,9 @@ type Worker struct {
 	// in a handler that ignored its cancelled context (tests wait for them).
 	slotsDone sync.WaitGroup
 
-	watch *watcher // Blocking mode only
-	link  *link
+	watch  *watcher // Blocking mode only
+	routes routeState
+	link   *link
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
