@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/measure"
 	"github.com/goresque/goresque/internal/redistest"
 	"github.com/goresque/goresque/resque"
 )
@@ -205,16 +206,11 @@ func (b *bench) drain(n int, mk func(ns string) *exec.Cmd) result {
 		if done > last {
 			last, progress = done, time.Now()
 		}
-		procs := tree(pid)
-		var sum int64
-		for _, p := range procs {
-			sum += p.rss
-		}
+		procs := measure.Tree(pid)
+		treeCPU, sum := measure.Sum(procs)
 		peak = max(peak, sum)
 		if done >= n {
-			for _, p := range procs {
-				cpu += p.cpu
-			}
+			cpu = treeCPU
 			break
 		}
 		if time.Since(progress) > 30*time.Second {
@@ -267,77 +263,16 @@ func (b *bench) idle(bin string) (float64, int) {
 		}
 	}
 	time.Sleep(time.Second)
-	var sum int64
-	procs := tree(cmd.Process.Pid)
-	for _, p := range procs {
-		sum += p.rss
-	}
+	procs := measure.Tree(cmd.Process.Pid)
+	_, sum := measure.Sum(procs)
 	return float64(sum) / (1 << 20), len(procs) - 1
 }
 
+// redisCPU is Redis's CPU so far (the main thread's when reported; see measure.SampleRedis).
 func redisCPU(conn redis.Conn) time.Duration {
-	info, _ := redis.String(conn.Do("INFO", "cpu"))
-	var total float64
-	for _, l := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(l), ":")
-		if k == "used_cpu_sys" || k == "used_cpu_user" {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
+	s, err := measure.SampleRedis(conn)
+	if err != nil {
+		fail(err)
 	}
-	return time.Duration(total * float64(time.Second))
-}
-
-type procInfo struct {
-	pid, ppid, pgrp int
-	cpu             time.Duration // own and reaped children's
-	rss             int64
-}
-
-var clockTick = 100 * time.Millisecond / 10 // USER_HZ is 100 on Linux
-
-// tree is root's process group and its descendants, from /proc.
-func tree(root int) []procInfo {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	all := map[int]procInfo{}
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 22 {
-			continue
-		}
-		n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		// Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
-		// cutime(13) cstime(14) ... rss(21) in pages.
-		all[pid] = procInfo{
-			pid: pid, ppid: int(n(1)), pgrp: int(n(2)),
-			cpu: time.Duration(n(11)+n(12)+n(13)+n(14)) * clockTick,
-			rss: n(21) * int64(os.Getpagesize()),
-		}
-	}
-	in := map[int]bool{root: true}
-	for changed := true; changed; {
-		changed = false
-		for pid, p := range all {
-			if !in[pid] && (in[p.ppid] || p.pgrp == root) {
-				in[pid] = true
-				changed = true
-			}
-		}
-	}
-	var out []procInfo
-	for pid := range in {
-		if p, ok := all[pid]; ok {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.CPU
 }

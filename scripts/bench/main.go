@@ -1,319 +1,253 @@
-// Command bench measures goresque's Go-handler throughput and pickup latency against the
-// Redis floor, on a private redis-server, and prints medians and ratios from one run.
+// Command bench measures goresque against real php-resque, from the outside, in one run on
+// one private redis-server, and prints markdown tables ready for the README:
 //
-//	go run ./scripts/bench [-jobs 20000] [-rounds 5] [-workers 1,2,8]
+//	go run ./scripts/bench                                  # everything, ~10 min
+//	go run ./scripts/bench -cases go -transport unix -rounds 1   # one case, quickly
+//	go run ./scripts/bench -cases wildcard,blocking -goresque /tmp/goresque -noop /tmp/noop
 //
-// Throughput: N tracked no-op jobs are enqueued in php-resque's format (Resque::enqueue's
-// bytes, status key included), then a Worker with k slots drains them with full bookkeeping:
-// the atomic claim into worker:<id>, status running and complete (v1.3.6 packets), the
-// job:<id>:pid key, stats, DEL worker:<id>. Timed from the worker's start to the last
-// processed count.
+// Every system is a real process tree started from a built binary (goresque itself for PHP
+// classes, scripts/bench/noopworker for Go handlers: the command package with a Mux of
+// no-op handlers, as a user's own main), draining the same pre-filled queue of jobs pushed
+// with Resque::enqueue's bytes (an id; untracked unless the row says tracked). Each case
+// runs over TCP loopback and over the unix socket (-transport).
 //
-// Floor: the same per-job Redis commands (LPOP, SET worker, HSET in-flight, SET pid, GET and
-// SET status twice, EXPIRE, DEL pid, INCRBY x2, DEL worker, HDEL in-flight) sent by k
-// connections as one pipeline per job: what Redis itself can do on this machine with the
-// fewest possible round trips. The ratio goresque/floor says how close the worker gets.
+// Columns, each the median of -rounds rounds: jobs/s from the process start to the last job
+// processed (stat:processed polled every 2 ms); the CPU of the whole process tree per job
+// (its processes' own time and their reaped children's, from /proc); Redis's CPU per job
+// (INFO cpu, the main thread's when reported); Redis commands per job (INFO commandstats,
+// less the benchmark's own polling; a script's inner commands count besides the script
+// call); the tree's peak resident size (sampled every 20 ms). Ratios are computed in the
+// same run: against php-resque 1.x COUNT=2 and against the 1-slot Go row of the same
+// transport.
 //
-// Latency: BLOCKING mode, one slot, one job at a time every 10 ms; the time from just
-// before the enqueue to the handler starting.
+// Cases (-cases):
+//
+//	go        Go handler, 1 / 8 / 50 slots with GORESQUE_PHP=off, 50 slots with default
+//	          settings (the PHP bridge on), and tracked variants.
+//	php       php-resque 1.x COUNT=2 (../shared/thirdparty) against goresque's bridge
+//	          running the same PHP class, 2 slots, with and without fork isolation.
+//	floor     the same per-job Redis commands sent by plain connections, one pipeline per
+//	          job: what Redis itself can do with the fewest round trips.
+//	wildcard  QUEUE=* with -wildcard-queues queue names, the jobs in the last 4 in sort
+//	          order, the rest empty; then the idle cost with every queue empty.
+//	blocking  BLOCKING=1 with 1 and 50 slots at light load (one job every -blocking-every):
+//	          Redis commands per job and the pickup latency, from just before the enqueue to
+//	          the handler's start (the handler writes its start time to a file).
 package main
 
 import (
-	"context"
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"sort"
-	"strconv"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/measure"
 	"github.com/goresque/goresque/internal/redistest"
-	"github.com/goresque/goresque/resque"
 )
 
+type bench struct {
+	srv      *redistest.Server
+	pool     *redis.Pool // unix socket; its commands are counted
+	counter  *measure.Counter
+	goresque string // binary
+	noop     string // binary
+	root     string
+	app      string // testdata/phpapp/bootstrap.php
+	phpBin   string // php-resque 1.x bin/resque, "" when absent
+	maxRound time.Duration
+	seq      int
+}
+
 func main() {
-	jobs := flag.Int("jobs", 20000, "jobs per round")
-	rounds := flag.Int("rounds", 5, "rounds per configuration (the median is reported)")
-	workersFlag := flag.String("workers", "1,2,8", "worker slots to measure")
-	latencyJobs := flag.Int("latency-jobs", 500, "jobs for the pickup latency measurement")
+	cases := flag.String("cases", "go,php,floor,wildcard,blocking", "cases to run: go, php, floor, wildcard, blocking")
+	transports := flag.String("transport", "tcp,unix", "how the workers reach Redis: tcp (loopback), unix (socket)")
+	rounds := flag.Int("rounds", 3, "rounds per row (medians are reported)")
+	jobs := flag.Int("jobs", 20000, "jobs per round for Go handlers")
+	phpJobs := flag.Int("php-jobs", 1000, "jobs per round for goresque running PHP classes")
+	slowJobs := flag.Int("slow-jobs", 300, "jobs per round for php-resque (a fork per job)")
+	tracked := flag.Bool("tracked", true, "go case: also rows with tracked jobs (status key)")
+	wcQueues := flag.Int("wildcard-queues", 5000, "wildcard case: queue names in the queues set")
+	wcJobs := flag.Int("wildcard-jobs", 5000, "wildcard case: jobs per round")
+	wcSlots := flag.String("wildcard-slots", "1,8", "wildcard case: slots per row")
+	idle := flag.Duration("idle", 5*time.Second, "wildcard case: how long to measure the idle worker")
+	blJobs := flag.Int("blocking-jobs", 500, "blocking case: jobs per round")
+	blEvery := flag.Duration("blocking-every", 5*time.Millisecond, "blocking case: one job every")
+	blSlots := flag.String("blocking-slots", "1,50", "blocking case: slots per row")
+	maxRound := flag.Duration("max-round", 20*time.Second, "end a round after this long (the row says so)")
+	goresque := flag.String("goresque", "", "goresque binary (default: go build . into a temporary directory)")
+	noop := flag.String("noop", "", "noopworker binary (default: go build ./scripts/bench/noopworker)")
 	flag.Parse()
 
-	srv, err := redistest.Start(redistest.Options{})
+	want := set(*cases)
+	for c := range want {
+		if !strings.Contains(",go,php,floor,wildcard,blocking,", ","+c+",") {
+			fail(fmt.Errorf("-cases: unknown case %q", c))
+		}
+	}
+	var tps []string
+	for _, t := range strings.Split(*transports, ",") {
+		if t = strings.TrimSpace(t); t != "tcp" && t != "unix" {
+			fail(fmt.Errorf("-transport: want tcp and/or unix, not %q", t))
+		}
+		tps = append(tps, strings.TrimSpace(t))
+	}
+
+	root, _ := filepath.Abs(".")
+	b := &bench{root: root, app: filepath.Join(root, "testdata", "phpapp", "bootstrap.php"), maxRound: *maxRound, counter: &measure.Counter{}}
+	tmp, err := os.MkdirTemp("", "bench")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		fail(err)
 	}
-	defer srv.Stop()
-	pool := srv.Pool()
-	defer pool.Close()
-
-	var ks []int
-	for _, s := range strings.Split(*workersFlag, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || k < 1 {
-			fmt.Fprintln(os.Stderr, "bench: bad -workers")
-			os.Exit(2)
-		}
-		ks = append(ks, k)
+	defer os.RemoveAll(tmp)
+	b.goresque, b.noop = *goresque, *noop
+	if b.goresque == "" && (want["php"] || want["go"]) {
+		b.goresque = build(tmp, "goresque", ".")
 	}
-	fmt.Printf("goresque bench: %d tracked no-op jobs per round, %d rounds, median jobs/s; redis on a unix socket\n", *jobs, *rounds)
-	fmt.Printf("%-8s %14s %14s %8s   %s\n", "workers", "goresque", "redis floor", "ratio", "CPU µs/job: goresque (redis+worker), floor (redis+client)")
-	for _, k := range ks {
-		var ours, floor []result
-		for r := 0; r < *rounds; r++ {
-			// Alternate the order so drift on this noisy machine hits both alike.
-			if r%2 == 0 {
-				ours = append(ours, runWorker(pool, k, *jobs, r))
-				floor = append(floor, runFloor(pool, k, *jobs, r))
-			} else {
-				floor = append(floor, runFloor(pool, k, *jobs, r))
-				ours = append(ours, runWorker(pool, k, *jobs, r))
-			}
-		}
-		pick := func(rs []result, f func(result) float64) float64 {
-			var xs []float64
-			for _, r := range rs {
-				xs = append(xs, f(r))
-			}
-			return median(xs)
-		}
-		rate := func(r result) float64 { return r.rate }
-		rcpu := func(r result) float64 { return r.redisUS }
-		scpu := func(r result) float64 { return r.selfUS }
-		var ratios []float64
-		for i := range ours {
-			ratios = append(ratios, ours[i].rate/floor[i].rate)
-		}
-		fmt.Printf("%-8d %14.0f %14.0f %8.2f   %.1f+%.1f, %.1f+%.1f\n", k, pick(ours, rate), pick(floor, rate), median(ratios),
-			pick(ours, rcpu), pick(ours, scpu), pick(floor, rcpu), pick(floor, scpu))
+	if b.noop == "" && (want["go"] || want["wildcard"] || want["blocking"]) {
+		b.noop = build(tmp, "goresque-noop", "./scripts/bench/noopworker")
 	}
-	p50, p99 := latency(pool, *latencyJobs)
-	fmt.Printf("pickup latency, BLOCKING, 1 worker, light load: p50 %.3f ms, p99 %.3f ms (%d jobs)\n", p50, p99, *latencyJobs)
-}
-
-// cpuSample is the CPU time Redis and this process have used so far.
-type cpuSample struct{ redis, self time.Duration }
-
-func sampleCPU(pool *redis.Pool) cpuSample {
-	conn := pool.Get()
-	defer conn.Close()
-	info, _ := redis.String(conn.Do("INFO", "cpu"))
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		line = strings.TrimSpace(line)
-		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, k); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				total += f
-			}
-		}
+	third := os.Getenv("PHP_RESQUE_DIR")
+	if third == "" {
+		third = filepath.Join(root, "..", "shared", "thirdparty")
 	}
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return cpuSample{redis: time.Duration(total * float64(time.Second)), self: self}
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	if bin := filepath.Join(third, "php-resque-1", "bin", "resque"); fileExists(bin) {
+		b.phpBin = bin
+	} else if want["php"] {
+		fmt.Printf("(no php-resque row: %s is missing)\n", bin)
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
 
-// fill enqueues n tracked jobs with 8 concurrent pushers.
-func fill(c *resque.Client, n int) {
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if _, err := c.Enqueue(context.Background(), "bench", "Bench_Noop", resque.PHPObject{{Key: "n", Value: 1}}, resque.EnqueueOptions{Track: true}); err != nil {
-					panic(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// result is one measured drain.
-type result struct {
-	rate            float64 // jobs/s
-	redisUS, selfUS float64 // CPU µs per job: redis-server, this process
-}
-
-func measure(pool *redis.Pool, n int, drain func()) result {
-	before := sampleCPU(pool)
-	start := time.Now()
-	drain()
-	elapsed := time.Since(start)
-	after := sampleCPU(pool)
-	return result{
-		rate:    float64(n) / elapsed.Seconds(),
-		redisUS: float64((after.redis - before.redis).Microseconds()) / float64(n),
-		selfUS:  float64((after.self - before.self).Microseconds()) / float64(n),
-	}
-}
-
-func runWorker(pool *redis.Pool, k, n, round int) result {
-	ns := fmt.Sprintf("bench-w%d-r%d", k, round)
-	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
-	fill(c, n)
-	mux := resque.NewMux()
-	mux.HandleFunc("Bench_Noop", func(ctx context.Context, j *resque.Job) error { return nil })
-	w, err := resque.NewWorker(pool, resque.Config{
-		Namespace: ns, Queues: []string{"bench"}, Interval: 10 * time.Millisecond,
-		Concurrency: k, Handler: mux, Hostname: "bench",
-	})
+	b.srv, err = redistest.Start(redistest.Options{TCP: true})
 	if err != nil {
-		panic(err)
+		fail(err)
 	}
-	conn := pool.Get()
-	defer conn.Close()
-	done := make(chan error, 1)
-	key := c.Keys().Stat("processed")
-	r := measure(pool, n, func() {
-		go func() { done <- w.Run(context.Background()) }()
-		for {
-			v, _ := redis.Int(conn.Do("GET", key))
-			if v >= n {
-				break
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
-	w.Shutdown()
-	if err := <-done; err != nil {
-		panic(err)
-	}
-	cleanup(conn, ns)
-	return r
-}
-
-// runFloor sends the same per-job commands as raw pipelines, one round trip per job.
-func runFloor(pool *redis.Pool, k, n, round int) result {
-	ns := fmt.Sprintf("bench-f%d-r%d", k, round)
-	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
-	fill(c, n)
-	keys := c.Keys()
-	var left atomic.Int64
-	left.Store(int64(n))
-	var wg sync.WaitGroup
-	r := measure(pool, n, func() {
-		for i := range k {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn := pool.Get()
-				defer conn.Close()
-				id := fmt.Sprintf("bench_%d:1:bench", i)
-				status := keys.JobStatus("0123456789abcdef0123456789abcdef", "")
-				pid := keys.JobPID("0123456789abcdef0123456789abcdef")
-				for left.Add(-1) >= 0 {
-					cmds := [][]any{
-						{"LPOP", keys.Queue("bench")},
-						{"SET", keys.Worker(id), `{"queue":"bench","run_at":"2026-11-26T00:00:00+00:00","payload":{}}`},
-						{"HSET", keys.InFlight(), id, `{"queue":"bench"}`},
-						{"SET", pid, "1"},
-						{"GET", status},
-						{"SET", status, `{"status":2,"updated":1,"started":1,"result":null}`},
-						{"GET", status},
-						{"SET", status, `{"status":4,"updated":1,"started":1,"result":null}`},
-						{"EXPIRE", status, 86400},
-						{"DEL", pid},
-						{"INCRBY", keys.Stat("processed"), 1},
-						{"INCRBY", keys.WorkerStat("processed", id), 1},
-						{"DEL", keys.Worker(id)},
-						{"HDEL", keys.InFlight(), id},
-					}
-					for _, cmd := range cmds {
-						if err := conn.Send(cmd[0].(string), cmd[1:]...); err != nil {
-							panic(err)
-						}
-					}
-					if _, err := conn.Do(""); err != nil {
-						panic(err)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	})
-	conn := pool.Get()
-	defer conn.Close()
-	cleanup(conn, ns)
-	return r
-}
-
-func latency(pool *redis.Pool, n int) (p50, p99 float64) {
-	ns := "bench-latency"
-	c := resque.NewClient(pool, resque.ClientConfig{Namespace: ns, Dialect: resque.DialectPHPResque136})
-	var mu sync.Mutex
-	var lat []float64
-	started := make(chan struct{}, 1)
-	var sentAt atomic.Int64
-	mux := resque.NewMux()
-	mux.HandleFunc("Bench_Noop", func(ctx context.Context, j *resque.Job) error {
-		d := time.Since(time.Unix(0, sentAt.Load()))
-		mu.Lock()
-		lat = append(lat, float64(d.Microseconds())/1000)
-		mu.Unlock()
-		started <- struct{}{}
-		return nil
-	})
-	w, err := resque.NewWorker(pool, resque.Config{
-		Namespace: ns, Queues: []string{"bench"}, Interval: 5 * time.Second, Blocking: true,
-		Handler: mux, Hostname: "bench",
-	})
-	if err != nil {
-		panic(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	time.Sleep(200 * time.Millisecond)
-	for range n {
-		time.Sleep(10 * time.Millisecond)
-		sentAt.Store(time.Now().UnixNano())
-		if _, err := c.Enqueue(context.Background(), "bench", "Bench_Noop", nil, resque.EnqueueOptions{}); err != nil {
-			panic(err)
-		}
-		<-started
-	}
-	w.Shutdown()
-	if err := <-done; err != nil {
-		panic(err)
-	}
-	conn := pool.Get()
-	defer conn.Close()
-	cleanup(conn, ns)
-	sort.Float64s(lat)
-	return lat[len(lat)/2], lat[len(lat)*99/100]
-}
-
-func cleanup(conn redis.Conn, ns string) {
-	cursor := 0
-	for {
-		vals, err := redis.Values(conn.Do("SCAN", cursor, "MATCH", ns+":*", "COUNT", 1000))
+	defer b.srv.Stop()
+	b.pool = &redis.Pool{MaxIdle: 16, Dial: func() (redis.Conn, error) {
+		c, err := b.srv.Dial()
 		if err != nil {
-			return
+			return nil, err
 		}
-		cursor, _ = redis.Int(vals[0], nil)
-		keys, _ := redis.Strings(vals[1], nil)
-		for _, k := range keys {
-			_, _ = conn.Do("DEL", k)
+		return b.counter.Wrap(c), nil
+	}}
+	defer b.pool.Close()
+
+	fmt.Printf("goresque bench, %s, %d cores, load average %s (1/5/15 min), %s, medians of %d rounds\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), measure.LoadAvg(), redisVersion(b.pool), *rounds)
+
+	if want["go"] || want["php"] || want["floor"] {
+		var rows []row
+		if want["go"] {
+			rows = append(rows, b.goRows(*jobs, *tracked)...)
 		}
-		if cursor == 0 {
-			return
+		if want["php"] {
+			rows = append(rows, b.phpRows(*phpJobs, *slowJobs)...)
+		}
+		b.runTable(rows, tps, *rounds)
+	}
+	if want["floor"] {
+		b.floorTable(tps, *rounds, *jobs)
+	}
+	if want["wildcard"] {
+		b.wildcardTable(tps, *rounds, *wcJobs, *wcQueues, ints(*wcSlots), *idle)
+	}
+	if want["blocking"] {
+		b.blockingTable(tps, *rounds, *blJobs, *blEvery, ints(*blSlots))
+	}
+	fmt.Printf("\nload average at the end: %s\n", measure.LoadAvg())
+}
+
+// backend is REDIS_BACKEND for a worker over transport, in a form both goresque and
+// php-resque (Resque_Redis::parseDsn) read.
+func (b *bench) backend(transport string) string {
+	if transport == "unix" {
+		return "unix://" + b.srv.Socket
+	}
+	return fmt.Sprintf("127.0.0.1:%d", b.srv.Port)
+}
+
+// flush empties the private server between rounds.
+func (b *bench) flush() {
+	conn := b.pool.Get()
+	defer conn.Close()
+	if _, err := conn.Do("FLUSHALL"); err != nil {
+		fail(err)
+	}
+}
+
+func build(dir, name, pkg string) string {
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Errorf("go build %s: %w", pkg, err))
+	}
+	return out
+}
+
+func redisVersion(pool *redis.Pool) string {
+	conn := pool.Get()
+	defer conn.Close()
+	info, _ := redis.String(conn.Do("INFO", "server"))
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "redis_version:"); ok {
+			return "redis " + v
 		}
 	}
+	return "redis ?"
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func set(csv string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Split(csv, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
+		}
+	}
+	return m
+}
+
+func ints(csv string) []int {
+	var out []int
+	for _, s := range strings.Split(csv, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 1 {
+			fail(fmt.Errorf("bad list of numbers %q", csv))
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the benchmark may read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 1<<20 {
+		return len(p), nil // enough to explain a failure
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
