@@ -99,6 +99,16 @@ func (d Delta) Total() int64 {
 	return t
 }
 
+// Scripts is the number of script calls (EVAL, EVALSHA, FCALL and their _RO forms): one
+// round trip each, whatever they run inside.
+func (d Delta) Scripts() int64 {
+	var t int64
+	for _, k := range []string{"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"} {
+		t += d.Calls[k]
+	}
+	return t
+}
+
 // PerJob formats the calls per job by command, most frequent first, leaving out those
 // below 0.005 per job: "evalsha 1.00, lpop 0.02".
 func (d Delta) PerJob(jobs int) string {

@@ -34,12 +34,12 @@ func (b *bench) blockingTable(transports []string, rounds, n int, every time.Dur
 		}
 	}
 	fmt.Printf("\n`BLOCKING=1`, light load: %d jobs, one every %v (Go handler, `GORESQUE_PHP=off`); pickup = enqueue to handler start\n\n", n, every)
-	fmt.Println("| slots | Redis via | Redis calls/job | Redis CPU µs/job | worker CPU µs/job | pickup p50 ms | pickup p99 ms | Redis calls per job, by command |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---|")
+	fmt.Println("| slots | Redis via | Redis calls/job | scripts/job | Redis CPU µs/job | worker CPU µs/job | pickup p50 ms | pickup p99 ms | Redis calls per job, by command |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, tp := range transports {
 		for _, k := range slots {
 			m := medianResult(res[tp+strconv.Itoa(k)])
-			fmt.Printf("| %d | %s | %.1f | %s | %s | %.2f | %.2f | %s |\n", k, tp, m.calls, thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, m.perCmd)
+			fmt.Printf("| %d | %s | %.1f | %.2f | %s | %s | %.2f | %.2f | %s |\n", k, tp, m.calls, m.scripts, thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, m.perCmd)
 		}
 	}
 }
@@ -118,7 +118,7 @@ func (b *bench) blocking(transport string, slots, n int, every time.Duration) (r
 	}
 	sort.Float64s(lat)
 	return result{
-		jobs: n, calls: float64(d.Total()) / float64(n), perCmd: d.PerJob(n),
+		jobs: n, calls: float64(d.Total()) / float64(n), scripts: float64(d.Scripts()) / float64(n), perCmd: d.PerJob(n),
 		redisUS: float64(d.CPU.Microseconds()) / float64(n),
 		cpuUS:   float64((cpu1 - cpu0).Microseconds()) / float64(n),
 		p50:     lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)],

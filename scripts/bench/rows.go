@@ -90,8 +90,8 @@ func (b *bench) runTable(rows []row, transports []string, rounds int) {
 	}
 	fmt.Printf("\nDrain a pre-filled queue (Go rows %s jobs, Resque::enqueue's bytes with an id, untracked unless said)\n\n",
 		thousands(float64(firstJobs(rows))))
-	fmt.Println("| system | Redis via | jobs/s | × php-resque | × 1 slot | worker CPU µs/job | Redis CPU µs/job | Redis calls/job | RSS MB | Redis calls per job, by command |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Println("| system | Redis via | jobs/s | × php-resque | × 1 slot | worker CPU µs/job | Redis CPU µs/job | Redis calls/job | scripts/job | RSS MB | Redis calls per job, by command |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for t, tp := range transports {
 		meds := make([]result, len(rows))
 		var php, one float64
@@ -110,8 +110,8 @@ func (b *bench) runTable(rows []row, transports []string, rounds int) {
 			if m.capped {
 				name += fmt.Sprintf(" (%d of %d jobs in %v)", m.jobs, rw.jobs, b.maxRound)
 			}
-			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s |\n", name, tp, thousands(m.rate),
-				ratio(m.rate, php), ratio(m.rate, one), thousands(m.cpuUS), thousands(m.redisUS), m.calls,
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %.1f | %.2f | %.1f | %s |\n", name, tp, thousands(m.rate),
+				ratio(m.rate, php), ratio(m.rate, one), thousands(m.cpuUS), thousands(m.redisUS), m.calls, m.scripts,
 				float64(m.rss)/(1<<20), m.perCmd)
 		}
 	}
@@ -146,6 +146,7 @@ func medianResult(rs []result) result {
 	m.cpuUS = col(func(r result) float64 { return r.cpuUS })
 	m.redisUS = col(func(r result) float64 { return r.redisUS })
 	m.calls = col(func(r result) float64 { return r.calls })
+	m.scripts = col(func(r result) float64 { return r.scripts })
 	m.rss = int64(col(func(r result) float64 { return float64(r.rss) }))
 	m.idleRedisMS = col(func(r result) float64 { return r.idleRedisMS })
 	m.idleCallsSec = col(func(r result) float64 { return r.idleCallsSec })
