@@ -21,25 +21,36 @@ import (
 // when it wakes a crowd of idle slots, and how long from the enqueue to the handler's start.
 func (b *bench) blockingTable(transports []string, rounds, n int, every time.Duration, slots []int) {
 	res := make(map[string][]result)
-	for r := range rounds {
+	trips := make(map[string]result)
+	for r := range rounds + 1 {
 		for _, tp := range transports {
 			for _, k := range slots {
-				x, err := b.blocking(tp, k, n, every)
+				// The last round counts round trips with MONITOR, which costs Redis CPU: it
+				// gives only that column.
+				mon := r == rounds
+				x, err := b.blocking(tp, k, n, every, mon)
 				if err != nil {
 					fail(fmt.Errorf("blocking, %d slots over %s, round %d: %w", k, tp, r+1, err))
 				}
 				key := tp + strconv.Itoa(k)
-				res[key] = append(res[key], x)
+				if mon {
+					trips[key] = x
+				} else {
+					res[key] = append(res[key], x)
+				}
 			}
 		}
 	}
-	fmt.Printf("\n`BLOCKING=1`, light load: %d jobs, one every %v (Go handler, `GORESQUE_PHP=off`); pickup = enqueue to handler start\n\n", n, every)
-	fmt.Println("| slots | Redis via | Redis calls/job | scripts/job | Redis CPU µs/job | worker CPU µs/job | pickup p50 ms | pickup p99 ms | Redis calls per job, by command |")
-	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Printf("\n`BLOCKING=1`, light load: %d jobs, one every %v (Go handler, `GORESQUE_PHP=off`); pickup = enqueue to handler start;\n"+
+		"round trips = commands the worker sent (MONITOR, one more round), calls = the same plus those scripts ran (INFO commandstats)\n\n", n, every)
+	fmt.Println("| slots | Redis via | round trips/job | Redis calls/job | scripts/job | Redis CPU µs/job | worker CPU µs/job | pickup p50 ms | pickup p99 ms | round trips per job, by command | Redis calls per job, by command |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, tp := range transports {
 		for _, k := range slots {
 			m := medianResult(res[tp+strconv.Itoa(k)])
-			fmt.Printf("| %d | %s | %.1f | %.2f | %s | %s | %.2f | %.2f | %s |\n", k, tp, m.calls, m.scripts, thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, m.perCmd)
+			t := trips[tp+strconv.Itoa(k)]
+			fmt.Printf("| %d | %s | %.1f | %.1f | %.2f | %s | %s | %.2f | %.2f | %s | %s |\n", k, tp, t.trips, m.calls, m.scripts,
+				thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, t.tripsPerCmd, m.perCmd)
 		}
 	}
 }
@@ -47,7 +58,7 @@ func (b *bench) blockingTable(transports []string, rounds, n int, every time.Dur
 // blocking runs one round: start the worker, wait until every slot is registered and
 // waiting, then enqueue n Bench_Latency jobs at a steady pace; the handler appends its start
 // time to a file, read at the end.
-func (b *bench) blocking(transport string, slots, n int, every time.Duration) (result, error) {
+func (b *bench) blocking(transport string, slots, n int, every time.Duration, mon bool) (result, error) {
 	b.seq++
 	ns := "bench" + strconv.Itoa(b.seq)
 	defer b.flush()
@@ -78,6 +89,12 @@ func (b *bench) blocking(transport string, slots, n int, every time.Duration) (r
 	}
 	time.Sleep(500 * time.Millisecond) // every slot reaches its wait
 	c := resque.NewClient(b.pool, resque.ClientConfig{Namespace: ns})
+	var m *monitor
+	if mon {
+		if m, err = b.startMonitor(); err != nil {
+			return result{}, err
+		}
+	}
 	own0 := b.counter.Snapshot()
 	cpu0, _ := measure.Sum(measure.Tree(pid))
 	before, err := measure.SampleRedis(conn)
@@ -108,7 +125,14 @@ func (b *bench) blocking(transport string, slots, n int, every time.Duration) (r
 		return result{}, err
 	}
 	cpu1, _ := measure.Sum(measure.Tree(pid))
-	d := measure.Diff(before, after, measure.Sub(b.counter.Snapshot(), own0))
+	var seen map[string]int64
+	if m != nil {
+		if seen, err = m.stop(conn); err != nil {
+			return result{}, err
+		}
+	}
+	own := measure.Sub(b.counter.Snapshot(), own0)
+	d := measure.Diff(before, after, own)
 	lat, err := latencies(starts, sent)
 	if err != nil {
 		return result{}, err
@@ -117,7 +141,9 @@ func (b *bench) blocking(transport string, slots, n int, every time.Duration) (r
 		return result{}, fmt.Errorf("%d of %d jobs wrote a start time", len(lat), n)
 	}
 	sort.Float64s(lat)
+	t := clientCalls(seen, own)
 	return result{
+		trips: float64(t.Total()) / float64(n), tripsPerCmd: t.PerJob(n),
 		jobs: n, calls: float64(d.Total()) / float64(n), scripts: float64(d.Scripts()) / float64(n), perCmd: d.PerJob(n),
 		redisUS: float64(d.CPU.Microseconds()) / float64(n),
 		cpuUS:   float64((cpu1 - cpu0).Microseconds()) / float64(n),

@@ -51,6 +51,9 @@ type result struct {
 	idlePollUS   float64 // Redis CPU per script call while idle (the worker's poll)
 
 	p50, p99 float64 // blocking: pickup latency, ms
+
+	trips       float64 // blocking, MONITOR round: commands clients sent per job (no script's inner ones)
+	tripsPerCmd string
 }
 
 // fill enqueues n jobs as Resque::enqueue does (SADD queues, RPUSH, SET status when

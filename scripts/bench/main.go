@@ -32,7 +32,9 @@
 //	          order, the rest empty; then the idle cost with every queue empty.
 //	blocking  BLOCKING=1 with 1 and 50 slots at light load (one job every -blocking-every):
 //	          Redis commands per job and the pickup latency, from just before the enqueue to
-//	          the handler's start (the handler writes its start time to a file).
+//	          the handler's start (the handler writes its start time to a file); one more
+//	          round counts the worker's round trips with MONITOR (which shows a script's
+//	          inner commands apart, and costs Redis CPU, so that round gives nothing else).
 package main
 
 import (
@@ -137,8 +139,9 @@ func main() {
 	}}
 	defer b.pool.Close()
 
-	fmt.Printf("goresque bench, %s, %d cores, load average %s (1/5/15 min), %s, medians of %d rounds\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), measure.LoadAvg(), redisVersion(b.pool), *rounds)
+	fmt.Printf("`go run ./scripts/bench %s`: %s, %d cores, load average %s (1/5/15 min), %s, medians of %d rounds\n",
+		strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), measure.LoadAvg(),
+		redisVersion(b.pool), *rounds)
 
 	if want["go"] || want["php"] || want["floor"] {
 		var rows []row
