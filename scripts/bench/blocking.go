@@ -25,18 +25,20 @@ func (b *bench) blockingTable(transports []string, rounds, n int, every time.Dur
 	for r := range rounds + 1 {
 		for _, tp := range transports {
 			for _, k := range slots {
-				// The last round counts round trips with MONITOR, which costs Redis CPU: it
-				// gives only that column.
-				mon := r == rounds
-				x, err := b.blocking(tp, k, n, every, mon)
-				if err != nil {
-					fail(fmt.Errorf("blocking, %d slots over %s, round %d: %w", k, tp, r+1, err))
-				}
-				key := tp + strconv.Itoa(k)
-				if mon {
-					trips[key] = x
-				} else {
-					res[key] = append(res[key], x)
+				for _, bin := range b.noop {
+					// The last round counts round trips with MONITOR, which costs Redis CPU: it
+					// gives only that column.
+					mon := r == rounds
+					x, err := b.blocking(bin.path, tp, k, n, every, mon)
+					if err != nil {
+						fail(fmt.Errorf("blocking, %s, %d slots over %s, round %d: %w", bin.label(), k, tp, r+1, err))
+					}
+					key := tp + strconv.Itoa(k) + bin.name
+					if mon {
+						trips[key] = x
+					} else {
+						res[key] = append(res[key], x)
+					}
 				}
 			}
 		}
@@ -47,10 +49,16 @@ func (b *bench) blockingTable(transports []string, rounds, n int, every time.Dur
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, tp := range transports {
 		for _, k := range slots {
-			m := medianResult(res[tp+strconv.Itoa(k)])
-			t := trips[tp+strconv.Itoa(k)]
-			fmt.Printf("| %d | %s | %.1f | %.1f | %.2f | %s | %s | %.2f | %.2f | %s | %s |\n", k, tp, t.trips, m.calls, m.scripts,
-				thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, t.tripsPerCmd, m.perCmd)
+			for _, bin := range b.noop {
+				key := tp + strconv.Itoa(k) + bin.name
+				m, t := medianResult(res[key]), trips[key]
+				name := strconv.Itoa(k)
+				if bin.name != "" {
+					name = bin.label() + ", " + name
+				}
+				fmt.Printf("| %s | %s | %.1f | %.1f | %.2f | %s | %s | %.2f | %.2f | %s | %s |\n", name, tp, t.trips, m.calls, m.scripts,
+					thousands(m.redisUS), thousands(m.cpuUS), m.p50, m.p99, t.tripsPerCmd, m.perCmd)
+			}
 		}
 	}
 }
@@ -58,7 +66,7 @@ func (b *bench) blockingTable(transports []string, rounds, n int, every time.Dur
 // blocking runs one round: start the worker, wait until every slot is registered and
 // waiting, then enqueue n Bench_Latency jobs at a steady pace; the handler appends its start
 // time to a file, read at the end.
-func (b *bench) blocking(transport string, slots, n int, every time.Duration, mon bool) (result, error) {
+func (b *bench) blocking(bin, transport string, slots, n int, every time.Duration, mon bool) (result, error) {
 	b.seq++
 	ns := "bench" + strconv.Itoa(b.seq)
 	defer b.flush()
@@ -70,7 +78,7 @@ func (b *bench) blocking(transport string, slots, n int, every time.Duration, mo
 	defer os.RemoveAll(dir)
 	starts := filepath.Join(dir, "starts")
 	var out syncBuffer
-	p, err := b.start([]string{b.noop, "work"}, []string{"QUEUE=bench", "BLOCKING=1", "GORESQUE_PHP=off",
+	p, err := b.start([]string{bin, "work"}, []string{"QUEUE=bench", "BLOCKING=1", "GORESQUE_PHP=off",
 		"GORESQUE_CONCURRENCY=" + strconv.Itoa(slots), "BENCH_STARTS=" + starts}, transport, ns, &out)
 	if err != nil {
 		return result{}, err

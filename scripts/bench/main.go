@@ -4,6 +4,7 @@
 //	go run ./scripts/bench                                  # everything, ~10 min
 //	go run ./scripts/bench -cases go -transport unix -rounds 1   # one case, quickly
 //	go run ./scripts/bench -cases wildcard,blocking -goresque /tmp/goresque -noop /tmp/noop
+//	go run ./scripts/bench -cases go,blocking -noop before=/tmp/old-noop,after=/tmp/new-noop
 //
 // Every system is a real process tree started from a built binary (goresque itself for PHP
 // classes, scripts/bench/noopworker for Go handlers: the command package with a Mux of
@@ -17,8 +18,9 @@
 // (INFO cpu, the main thread's when reported); Redis commands per job (INFO commandstats,
 // less the benchmark's own polling; a script's inner commands count besides the script
 // call); the tree's peak resident size (sampled every 20 ms). Ratios are computed in the
-// same run: against php-resque 1.x COUNT=2 and against the 1-slot Go row of the same
-// transport.
+// same run: against php-resque 1.x COUNT=2 and against the (first binary's) 1-slot Go row
+// of the same transport. -goresque and -noop take name=path lists to put builds side by
+// side in one run (before/after a change): each row then runs once per binary.
 //
 // Cases (-cases):
 //
@@ -58,8 +60,8 @@ type bench struct {
 	srv      *redistest.Server
 	pool     *redis.Pool // unix socket; its commands are counted
 	counter  *measure.Counter
-	goresque string // binary
-	noop     string // binary
+	goresque []binary // for PHP classes
+	noop     []binary // for Go handlers (scripts/bench/noopworker)
 	root     string
 	app      string // testdata/phpapp/bootstrap.php
 	phpBin   string // php-resque 1.x bin/resque, "" when absent
@@ -83,8 +85,8 @@ func main() {
 	blEvery := flag.Duration("blocking-every", 5*time.Millisecond, "blocking case: one job every")
 	blSlots := flag.String("blocking-slots", "1,50", "blocking case: slots per row")
 	maxRound := flag.Duration("max-round", 20*time.Second, "end a round after this long (the row says so)")
-	goresque := flag.String("goresque", "", "goresque binary (default: go build . into a temporary directory)")
-	noop := flag.String("noop", "", "noopworker binary (default: go build ./scripts/bench/noopworker)")
+	goresque := flag.String("goresque", "", "goresque binary, or name=path,... to compare builds (default: go build . into a temporary directory)")
+	noop := flag.String("noop", "", "noopworker binary, or name=path,... to compare builds (default: go build ./scripts/bench/noopworker)")
 	flag.Parse()
 
 	want := set(*cases)
@@ -108,12 +110,12 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	b.goresque, b.noop = *goresque, *noop
-	if b.goresque == "" && (want["php"] || want["go"]) {
-		b.goresque = build(tmp, "goresque", ".")
+	b.goresque, b.noop = binaries(*goresque), binaries(*noop)
+	if b.goresque == nil && want["php"] {
+		b.goresque = []binary{{path: build(tmp, "goresque", ".")}}
 	}
-	if b.noop == "" && (want["go"] || want["wildcard"] || want["blocking"]) {
-		b.noop = build(tmp, "goresque-noop", "./scripts/bench/noopworker")
+	if b.noop == nil && (want["go"] || want["wildcard"] || want["blocking"]) {
+		b.noop = []binary{{path: build(tmp, "goresque-noop", "./scripts/bench/noopworker")}}
 	}
 	third := os.Getenv("PHP_RESQUE_DIR")
 	if third == "" {
@@ -230,6 +232,36 @@ func ints(csv string) []int {
 			fail(fmt.Errorf("bad list of numbers %q", csv))
 		}
 		out = append(out, n)
+	}
+	return out
+}
+
+// binary is a build to measure; name tells builds apart in the rows ("" when only one).
+type binary struct{ name, path string }
+
+// label is how rows name the build: "goresque" or "goresque <name>".
+func (b binary) label() string {
+	if b.name == "" {
+		return "goresque"
+	}
+	return "goresque " + b.name
+}
+
+// binaries parses -goresque/-noop: "" (build one), a path, or name=path,...
+func binaries(flagValue string) []binary {
+	if flagValue == "" {
+		return nil
+	}
+	if !strings.Contains(flagValue, "=") {
+		return []binary{{path: flagValue}}
+	}
+	var out []binary
+	for _, kv := range strings.Split(flagValue, ",") {
+		name, path, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || path == "" {
+			fail(fmt.Errorf("%q: want a path or name=path,name=path", flagValue))
+		}
+		out = append(out, binary{name, path})
 	}
 	return out
 }

@@ -21,24 +21,33 @@ type row struct {
 // the PHP bridge, 50 slots with default settings (the bridge on, APP_INCLUDE set, as a
 // worker that also has PHP classes runs), and tracked variants.
 func (b *bench) goRows(n int, tracked bool) []row {
-	goRow := func(name string, slots int, track bool, env ...string) row {
-		return row{system: system{
-			name: name, jobs: n, class: "Bench_Noop", queues: []string{"bench"}, track: track,
-			dialect: resque.DialectPHPResque136, argv: []string{b.noop, "work"},
-			env: append([]string{"QUEUE=bench", "GORESQUE_CONCURRENCY=" + strconv.Itoa(slots)}, env...),
-		}, oneSlot: slots == 1 && !track}
+	type cfg struct {
+		what  string
+		slots int
+		track bool
+		env   []string
 	}
 	off := "GORESQUE_PHP=off"
-	rows := []row{
-		goRow("goresque, Go handler, 1 slot, `GORESQUE_PHP=off`", 1, false, off),
-		goRow("goresque, Go handler, 8 slots, `GORESQUE_PHP=off`", 8, false, off),
-		goRow("goresque, Go handler, 50 slots, `GORESQUE_PHP=off`", 50, false, off),
-		goRow("goresque, Go handler, 50 slots, default settings (bridge on)", 50, false, "APP_INCLUDE="+b.app),
+	cfgs := []cfg{
+		{"1 slot, `GORESQUE_PHP=off`", 1, false, []string{off}},
+		{"8 slots, `GORESQUE_PHP=off`", 8, false, []string{off}},
+		{"50 slots, `GORESQUE_PHP=off`", 50, false, []string{off}},
+		{"50 slots, default settings (bridge on)", 50, false, []string{"APP_INCLUDE=" + b.app}},
 	}
 	if tracked {
-		rows = append(rows,
-			goRow("goresque, Go handler, 1 slot, `GORESQUE_PHP=off`, tracked", 1, true, off),
-			goRow("goresque, Go handler, 50 slots, `GORESQUE_PHP=off`, tracked", 50, true, off))
+		cfgs = append(cfgs,
+			cfg{"1 slot, `GORESQUE_PHP=off`, tracked", 1, true, []string{off}},
+			cfg{"50 slots, `GORESQUE_PHP=off`, tracked", 50, true, []string{off}})
+	}
+	var rows []row
+	for _, c := range cfgs {
+		for i, bin := range b.noop {
+			rows = append(rows, row{system: system{
+				name: bin.label() + ", Go handler, " + c.what, jobs: n, class: "Bench_Noop", queues: []string{"bench"}, track: c.track,
+				dialect: resque.DialectPHPResque136, argv: []string{bin.path, "work"},
+				env: append([]string{"QUEUE=bench", "GORESQUE_CONCURRENCY=" + strconv.Itoa(c.slots)}, c.env...),
+			}, oneSlot: c.slots == 1 && !c.track && i == 0})
+		}
 	}
 	return rows
 }
@@ -59,14 +68,21 @@ func (b *bench) phpRows(n, slow int) []row {
 		{"pool without isolation", "none"},
 		{"pool with fork isolation (default)", "fork"},
 	} {
-		rows = append(rows, row{system: system{
-			name: "goresque, PHP class, " + m.name + ", 2 slots", jobs: n, class: "Php_Noop", queues: []string{"bench"},
-			dialect: resque.DialectPHPResque1, argv: []string{b.goresque, "work"},
-			env: []string{"QUEUE=bench", "INTERVAL=0.1", "APP_INCLUDE=" + b.app, "GORESQUE_CONCURRENCY=2",
-				"GORESQUE_PHP=pool", "GORESQUE_PHP_ISOLATION=" + m.iso, "GORESQUE_DIALECT=php-resque-1"},
-		}})
+		for _, bin := range b.goresque {
+			rows = append(rows, b.phpRow(bin, m.name, m.iso, n))
+		}
 	}
 	return rows
+}
+
+// phpRow is goresque's bridge running Php_Noop with 2 slots and the given isolation.
+func (b *bench) phpRow(bin binary, what, isolation string, n int) row {
+	return row{system: system{
+		name: bin.label() + ", PHP class, " + what + ", 2 slots", jobs: n, class: "Php_Noop", queues: []string{"bench"},
+		dialect: resque.DialectPHPResque1, argv: []string{bin.path, "work"},
+		env: []string{"QUEUE=bench", "INTERVAL=0.1", "APP_INCLUDE=" + b.app, "GORESQUE_CONCURRENCY=2",
+			"GORESQUE_PHP=pool", "GORESQUE_PHP_ISOLATION=" + isolation, "GORESQUE_DIALECT=php-resque-1"},
+	}}
 }
 
 // runTable runs every row over every transport, round-major (round 1 of every row, then

@@ -15,12 +15,18 @@ import (
 // measured for -idle: the cost of the worker's idle polls (INTERVAL=0.1).
 func (b *bench) wildcardTable(transports []string, rounds, n, queues int, slots []int, idle time.Duration) {
 	full := []string{"zjobs1", "zjobs2", "zjobs3", "zjobs4"}
-	rows := make([]system, len(slots))
-	for i, k := range slots {
-		rows[i] = system{
-			name: plural(k, "slot"), jobs: n, class: "Bench_Noop", queues: full, names: max(queues, len(full)),
-			dialect: resque.DialectPHPResque136, argv: []string{b.noop, "work"}, idle: idle,
-			env: []string{"QUEUE=*", "INTERVAL=0.1", "GORESQUE_PHP=off", "GORESQUE_CONCURRENCY=" + strconv.Itoa(k)},
+	var rows []system
+	for _, k := range slots {
+		for _, bin := range b.noop {
+			name := plural(k, "slot")
+			if bin.name != "" {
+				name = bin.label() + ", " + name
+			}
+			rows = append(rows, system{
+				name: name, jobs: n, class: "Bench_Noop", queues: full, names: max(queues, len(full)),
+				dialect: resque.DialectPHPResque136, argv: []string{bin.path, "work"}, idle: idle,
+				env: []string{"QUEUE=*", "INTERVAL=0.1", "GORESQUE_PHP=off", "GORESQUE_CONCURRENCY=" + strconv.Itoa(k)},
+			})
 		}
 	}
 	res := make(map[string][]result)
@@ -37,7 +43,7 @@ func (b *bench) wildcardTable(transports []string, rounds, n, queues int, slots 
 	}
 	fmt.Printf("\n`QUEUE=*` with %s queues: %s jobs in the last 4 in sort order, the rest empty; Go handler, `GORESQUE_PHP=off`; idle: every queue empty, `INTERVAL=0.1`, %v\n\n",
 		thousands(float64(max(queues, len(full)))), thousands(float64(n)), idle)
-	fmt.Println("| slots | Redis via | jobs/s | worker CPU µs/job | Redis CPU µs/job | Redis calls/job | idle: Redis CPU ms/s | idle: Redis CPU µs per script call | idle: calls/s | Redis calls per job, by command | idle: calls by command |")
+	fmt.Println("| worker | Redis via | jobs/s | worker CPU µs/job | Redis CPU µs/job | Redis calls/job | idle: Redis CPU ms/s | idle: Redis CPU µs per script call | idle: calls/s | Redis calls per job, by command | idle: calls by command |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
 	for _, tp := range transports {
 		for _, s := range rows {
