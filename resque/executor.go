@@ -28,6 +28,9 @@ type executor struct {
 	log      zerolog.Logger
 	fixed    [8]any // the slot's cycleScript KEYS[1..8], for abandon
 	markGone func()
+	// dropStart discards the job's start if it still waits to be sent (deferStart): abandon
+	// records the outcome, after which "running" must not be written.
+	dropStart func()
 
 	mu        sync.Mutex
 	held      *claimed                // claimed in Redis and not yet finished there
@@ -212,6 +215,7 @@ func (e *executor) abandon(gen uint64, cause error) {
 	c, job := e.held, e.job
 	e.abandoned = true
 	e.mu.Unlock()
+	e.dropStart()
 	d := e.w.cfg.KillTimeout
 	e.log.Error().Str("class", job.Class).Str("job_id", job.ID).Msgf("job did not return within %v of being killed; recording it as a dirty exit and leaving it behind", d)
 	fin := e.outcome(c, job, DirtyExit(fmt.Sprintf("Job exited abnormally: %v (it did not stop within %v)", cause, d), cause), 0)

@@ -181,6 +181,19 @@ func (g *goldenRun) waitStarted() {
 	case <-time.After(10 * time.Second):
 		g.t.Fatal("harness job did not start")
 	}
+	// Deliberate difference (README, compatibility table): goresque writes a job's start
+	// (status running, v1.3.6's pid key, one atomic script) up to startDelay after its
+	// handler began, where php-resque writes it just before perform. A snapshot "during the
+	// job" is taken once it is written; every scenario using this waits on a tracked job.
+	g.waitFor("the job's start written", func() bool {
+		keys, _ := redis.Strings(g.conn.Do("KEYS", g.ns+"job:*:status"))
+		for _, k := range keys {
+			if v, _ := redis.String(g.conn.Do("GET", k)); strings.HasPrefix(v, `{"status":2,`) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func (g *goldenRun) waitFor(what string, cond func() bool) {

@@ -43,7 +43,9 @@ func newScript(keyCount int, body string) *redis.Script {
 // cycleScript is one turn of a worker's loop in one atomic step and one round trip: it
 // records the outcome of the job just performed, then takes the next job.
 //
-// Finishing (ARGV[2] not ""): the removal of the in-flight record, then the final status,
+// Finishing (ARGV[2] not ""): the removal of the in-flight record, then the job's start
+// when it is carried here (a job that finished within startDelay: startScript's writes,
+// applied just before the outcome's, so the set of writes is php-resque's), then the final status,
 // the failure record and the counters, in php-resque's order (status, failed, stat:failed,
 // stat:processed, DEL worker:<id>). It applies only while the in-flight record is still
 // the one this claim wrote (its SHA1; the record carries a claim token, so two identical
@@ -70,7 +72,8 @@ func newScript(keyCount int, body string) *redis.Script {
 // with the claim token. A queue key of the wrong type is skipped (and reported), so one
 // broken key does not starve the other queues. Starting the job (status "running", v1.3.6's
 // pid key) is startScript's, sent by the caller once it has decoded the payload and knows
-// the job's keys. The type of goresque:inflight is checked (HGET, HEXISTS) before the LPOP,
+// the job's keys, or carried into the finishing call of a job that finished first (one
+// script call per job instead of two). The type of goresque:inflight is checked (HGET, HEXISTS) before the LPOP,
 // so the job cannot be popped and then fail to be recorded.
 //
 //	KEYS[1]  worker:<id>
@@ -106,6 +109,9 @@ func newScript(keyCount int, body string) *redis.Script {
 //	ARGV[14..13+n] the record head `{"queue":"<q>"` of each queue of KEYS[14..]
 //	ARGV[14+n..13+2n] for QUEUE=* only: the n queue names, to check the caller's list
 //	         is still the whole set
+//	ARGV[last-3..last] the finished job's start, when the caller carries it here instead of
+//	         sending startScript (see below): startScript's ARGV[1..4]; ARGV[last-3] is ""
+//	         when there is none. Counted from the end, so the claim's ARGV keep their places.
 //
 // Returns {finished, claim, payload, refused, routesRev}: finished is 1 when the outcome was recorded,
 // 0 when not (nothing to finish, or the record was not the expected one); claim is the
@@ -128,7 +134,19 @@ if ARGV[2] ~= '' then
   if cur and redis.sha1hex(cur) == ARGV[2] then
     redis.call('HDEL', KEYS[2], ARGV[1])
     r[1] = 1
-    if ARGV[4] ~= '' then
+    local tracked = true
+    local st = #ARGV - 4
+    if ARGV[st + 1] ~= '' then
+      if ARGV[st + 4] ~= '' then
+        try(KEYS[10], redis.call, 'SET', KEYS[10], ARGV[st + 4])
+      end
+      local ok, old = pcall(set_status, KEYS[9], ARGV[st + 1], ARGV[st + 2], ARGV[st + 3], '')
+      if not ok then
+        table.insert(r[4], KEYS[9] .. ': ' .. (type(old) == 'table' and old.err or tostring(old)))
+      end
+      tracked = not ok or old ~= false
+    end
+    if ARGV[4] ~= '' and tracked then
       try(KEYS[9], set_status, KEYS[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
     end
     local failure = ARGV[3]
@@ -252,6 +270,9 @@ type outcome struct {
 	head, tail         string // ARGV[4], ARGV[5]
 	splice             string // ARGV[6]
 	delPID             string // ARGV[8]
+	// start is the job's start, carried in the finishing call (ARGV[last-3..last]); nil
+	// when startScript was sent for it, or it has none.
+	start *startArgs
 }
 
 var statusTTLArg = itoa(statusTTL)
@@ -289,22 +310,26 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 		buf = append(buf, "", "", "", "", "0", statusTTLArg, "0", "", "")
 	}
 	if !a.claim {
-		return append(buf, "", "", "")
-	}
-	n := ""
-	if a.wildcard {
-		n = itoa(len(a.queueKeys))
-	}
-	buf = append(buf, a.recordTail, n, a.token)
-	for _, h := range a.heads {
-		buf = append(buf, h)
-	}
-	if a.wildcard {
-		for _, q := range a.names {
-			buf = append(buf, q)
+		buf = append(buf, "", "", "")
+	} else {
+		n := ""
+		if a.wildcard {
+			n = itoa(len(a.queueKeys))
+		}
+		buf = append(buf, a.recordTail, n, a.token)
+		for _, h := range a.heads {
+			buf = append(buf, h)
+		}
+		if a.wildcard {
+			for _, q := range a.names {
+				buf = append(buf, q)
+			}
 		}
 	}
-	return buf
+	if f := a.fin; f != nil && f.start != nil {
+		return append(buf, f.start.head, f.start.tail, f.start.splice, f.start.pid)
+	}
+	return append(buf, "", "", "0", "")
 }
 
 // startScript starts a job the slot has just claimed: the status packet becomes "running"

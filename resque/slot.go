@@ -21,8 +21,9 @@ import (
 // when every queue is empty.
 //
 // Per job it makes one round trip and one script call in steady state: cycleScript records
-// the outcome of a job and claims the next one, atomically; startScript, which marks the job
-// running, is pipelined in front of the next round trip.
+// the outcome of a job and claims the next one, atomically, and carries the job's start
+// when the job finished within startDelay; a longer job's start (startScript, which marks
+// it running) is sent when the delay ends and its reply read with the next round trip.
 type slot struct {
 	w   *Worker
 	n   int
@@ -30,7 +31,8 @@ type slot struct {
 	log zerolog.Logger
 
 	conn         redis.Conn
-	pendingStart bool   // a startScript reply is still to be read from conn
+	pendingStart bool // a startScript reply is still to be read from conn
+	start        deferredStart
 	pid          string // for job:<id>:pid in the v1.3.6 dialect, "" otherwise
 	second       perSecond
 	args         cycleArgs
@@ -48,7 +50,7 @@ type slot struct {
 
 func newSlot(w *Worker, n int, id string) *slot {
 	s := &slot{w: w, n: n, id: id, log: w.cfg.Logger.With().Str("worker", id).Logger(), gone: make(chan struct{})}
-	s.exec = executor{w: w, id: id, log: s.log, markGone: s.markGone}
+	s.exec = executor{w: w, id: id, log: s.log, markGone: s.markGone, dropStart: s.start.drop}
 	return s
 }
 
@@ -385,40 +387,19 @@ func (s *slot) process(c *claimed) *claimed {
 	job, perr := decodePayload(c.queue, c.payload)
 	job.Worker = s.id
 	if perr == nil && job.ID != "" {
-		s.sendStart(job)
+		s.deferStart(job)
 	}
 	fin := s.exec.run(c, job, perr)
+	start := s.takeStart()
 	if fin == nil {
-		return nil // abandoned: the watchdog recorded it
+		return nil // abandoned: the watchdog recorded it (a start still waiting is dropped)
 	}
+	fin.start = start
 	next, cerr := s.cycle(fin, s.w.life.mayClaim())
 	if cerr != nil && !s.exec.settled() {
 		s.log.Error().Err(cerr).Msg("job result not written: redis unreachable while stopping; the job stays in flight and the next prune records it")
 	}
 	return next
-}
-
-// sendStart sends startScript for job without waiting for the reply, which the next cycle
-// reads.
-func (s *slot) sendStart(job *Job) {
-	if s.conn == nil || s.conn.Err() != nil {
-		return
-	}
-	s.refreshSecond()
-	a := startArgs{
-		statusKey: s.w.keys.JobStatus(job.ID, job.Prefix), pidKey: s.w.keys.JobPID(job.ID),
-		head: s.second.runHead, tail: s.second.runTail, splice: s.second.spl, pid: s.pid,
-	}
-	a.head, a.tail = withAttempt(a.head, a.tail, job.Attempt())
-	err := startScript.SendHash(s.conn, a.args()...)
-	if err == nil {
-		err = s.conn.Flush()
-	}
-	if err != nil {
-		s.replyFailed(err)
-		return
-	}
-	s.pendingStart = true
 }
 
 func isNoScript(e redis.Error) bool { return strings.HasPrefix(string(e), "NOSCRIPT") }

@@ -41,6 +41,9 @@ type Worker struct {
 	watch  *watcher // Blocking mode only
 	routes routeState
 	link   *link
+	// startDelay is how long a job's start may wait to be carried by its outcome
+	// (startDelay; shorter or longer in tests).
+	startDelay time.Duration
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
@@ -54,7 +57,7 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{pool: pool, cfg: cfg, keys: NewKeys(cfg.Namespace), life: newLifecycle()}
+	w := &Worker{pool: pool, cfg: cfg, keys: NewKeys(cfg.Namespace), life: newLifecycle(), startDelay: startDelay}
 	for i := 0; i < cfg.Concurrency; i++ {
 		w.ids = append(w.ids, workerID(cfg.Hostname, i, cfg.pid, cfg.Queues))
 	}
