@@ -41,6 +41,8 @@ type slot struct {
 	refused      map[string]bool // messages refusedOnce logged
 	queues       []string        // the queue names of args.queueKeys, for QUEUE=* rebuilt when the set changes
 	paused       bool            // the last claim found pause-all-workers set
+	wakeClaimed  func()          // not nil when the watcher woke the slot: see claimDone
+	empty        bool            // the last claim found nothing to take (queues empty, or paused)
 
 	exec executor
 
@@ -94,9 +96,11 @@ func (s *slot) run() {
 func (s *slot) claim() *claimed {
 	life := s.w.life
 	if life.stopping() {
+		s.claimDone()
 		return nil
 	}
 	if gate := life.gate(); gate != nil {
+		s.claimDone()
 		select {
 		case <-gate:
 		case <-life.stopped():
@@ -104,6 +108,7 @@ func (s *slot) claim() *claimed {
 		return nil
 	}
 	c, err := s.cycle(nil, true)
+	s.claimDone()
 	if err != nil {
 		if !life.stopping() {
 			s.log.Debug().Err(err).Msg("claim")
@@ -114,6 +119,15 @@ func (s *slot) claim() *claimed {
 		s.idle()
 	}
 	return c
+}
+
+// claimDone tells the watcher that woke the slot (BLOCKING) that its claim is done, so
+// that a queue with more jobs wakes the next idle slot.
+func (s *slot) claimDone() {
+	if s.wakeClaimed != nil {
+		s.wakeClaimed()
+		s.wakeClaimed = nil
+	}
 }
 
 func (s *slot) setQueues(qs []string) {
@@ -325,6 +339,7 @@ func (s *slot) refusedOnce(msg string) {
 func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, err error) {
 	code, _ := redis.Int(vals[1], nil)
 	s.paused = code == -4
+	s.empty = code == -3 || code == -4
 	if code != -1 && code != -2 {
 		s.w.routes.seen(vals[4])
 	}
@@ -370,7 +385,7 @@ func (s *slot) adopt(conn redis.Conn) (*claimed, error) {
 // watcher wakes the slot as soon as a queue gets a job.
 func (s *slot) idle() {
 	if s.w.watch != nil && !s.paused { // paused, a queue with jobs must not wake it
-		s.w.watch.wait(s.args.queueKeys, s.w.cfg.Interval)
+		s.wakeClaimed = s.w.watch.wait(s.args.queueKeys, s.w.cfg.Interval)
 		return
 	}
 	t := time.NewTimer(s.w.cfg.Interval)
@@ -395,9 +410,16 @@ func (s *slot) process(c *claimed) *claimed {
 		return nil // abandoned: the watchdog recorded it (a start still waiting is dropped)
 	}
 	fin.start = start
-	next, cerr := s.cycle(fin, s.w.life.mayClaim())
+	claim := s.w.life.mayClaim()
+	s.empty = false
+	next, cerr := s.cycle(fin, claim)
 	if cerr != nil && !s.exec.settled() {
 		s.log.Error().Err(cerr).Msg("job result not written: redis unreachable while stopping; the job stays in flight and the next prune records it")
+	}
+	if next == nil && cerr == nil && claim && s.empty {
+		// This call's claim found nothing: wait now, as claim would after a claim of its
+		// own, rather than spend a round trip on a second empty claim.
+		s.idle()
 	}
 	return next
 }

@@ -15,70 +15,118 @@ import (
 //
 // Instead, for each queue an idle worker watches, one connection blocks in
 // BLMOVE queue queue LEFT LEFT: it waits until the list has an element and then "moves" the
-// head onto itself, leaving the list unchanged. When it returns, every idle slot wakes up and
-// runs the claim script, which takes the job atomically. Pickup latency stays at one round
-// trip more than BLPOP, and no job is ever held only by a connection.
+// head onto itself, leaving the list unchanged. When it returns, it wakes one idle slot,
+// the one waiting longest, which runs the claim script and takes the job atomically; once
+// that claim is done the connection blocks again, so a queue holding more jobs wakes the
+// next idle slot, one claim at a time. As with BLPOP, where Redis serves one blocked
+// client per element, a job wakes one worker, not all: with many idle slots a job costs
+// the wake-up, one claim and one outcome call. Pickup latency stays at one round trip more
+// than BLPOP, and no job is ever held only by a connection.
 type watcher struct {
 	w *Worker
 
-	mu      sync.Mutex
-	wake    chan struct{}   // closed and replaced whenever a watched queue has a job
-	waiting map[string]int  // queue key -> number of slots waiting on it
-	active  map[string]bool // queue key -> a goroutine is blocked on it
-	ctx     context.Context // cancelled by close
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	queues map[string]*watchedQueue // by queue key
+	ctx    context.Context          // cancelled by close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// watchedQueue is one queue key's idle slots and whether a goroutine watches it.
+type watchedQueue struct {
+	waiters []*waiter // oldest first
+	active  bool      // a goroutine is blocked on it
+	// claimed receives the claim of the slot the goroutine woke: the queue is watched
+	// again only after it, so one job does not wake several slots.
+	claimed chan struct{}
+}
+
+// waiter is one idle slot in wait.
+type waiter struct {
+	wake  chan struct{} // receives when a queue of the slot has a job
+	woken *watchedQueue // the queue whose goroutine woke it; nil when none did
 }
 
 func newWatcher(w *Worker) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &watcher{
-		w:       w,
-		wake:    make(chan struct{}),
-		waiting: map[string]int{},
-		active:  map[string]bool{},
-		ctx:     ctx,
-		cancel:  cancel,
-	}
+	return &watcher{w: w, queues: map[string]*watchedQueue{}, ctx: ctx, cancel: cancel}
 }
 
-// wait returns when one of the queue keys (strings) has a job, after timeout, or when the
-// worker stops.
-func (wt *watcher) wait(keys []any, timeout time.Duration) {
+// wait returns when the slot is woken because one of the queue keys (strings) has a job,
+// after timeout, or when the worker stops. claimed is not nil when the slot was woken: the
+// slot calls it once its claim is done, which lets the queue's goroutine watch again.
+func (wt *watcher) wait(keys []any, timeout time.Duration) (claimed func()) {
+	me := &waiter{wake: make(chan struct{}, 1)}
 	wt.mu.Lock()
-	wake := wt.wake
 	for _, k := range keys {
 		key := k.(string)
-		wt.waiting[key]++
-		if !wt.active[key] {
-			wt.active[key] = true
+		q := wt.queues[key]
+		if q == nil {
+			q = &watchedQueue{claimed: make(chan struct{}, 1)}
+			wt.queues[key] = q
+		}
+		q.waiters = append(q.waiters, me)
+		if !q.active {
+			q.active = true
 			wt.wg.Add(1)
-			go wt.watch(key, timeout)
+			go wt.watch(key, q, timeout)
 		}
 	}
 	wt.mu.Unlock()
-	defer func() {
-		wt.mu.Lock()
-		for _, k := range keys {
-			wt.waiting[k.(string)]--
-		}
-		wt.mu.Unlock()
-	}()
 	if len(keys) == 0 {
 		timeout = min(timeout, time.Second) // QUEUE=* with no queue yet: re-read the set soon
 	}
 	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
-	case <-wake:
+	case <-me.wake:
 	case <-t.C:
 	case <-wt.w.life.stopped():
 	}
+	t.Stop()
+	wt.mu.Lock()
+	for _, k := range keys {
+		q := wt.queues[k.(string)]
+		for i, x := range q.waiters {
+			if x == me {
+				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+				break
+			}
+		}
+	}
+	woken := me.woken
+	wt.mu.Unlock()
+	if woken == nil {
+		return nil
+	}
+	return func() {
+		select {
+		case woken.claimed <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// watch blocks on key until it has a job, wakes the waiting slots, and repeats while a slot
-// waits on key.
-func (wt *watcher) watch(key string, timeout time.Duration) {
+// wakeOne wakes the slot waiting longest on q, and reports whether there was one.
+func (wt *watcher) wakeOne(q *watchedQueue) bool {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	for _, x := range q.waiters {
+		if x.woken == nil {
+			x.woken = q
+			x.wake <- struct{}{}
+			return true
+		}
+	}
+	return false
+}
+
+// claimWait bounds how long a queue's goroutine waits for the claim of the slot it woke
+// before it watches again: a claim slower than this (Redis stalled) lets a second slot try.
+const claimWait = time.Second
+
+// watch blocks on key until it has a job, wakes one waiting slot and waits for its claim,
+// and repeats while a slot waits on key.
+func (wt *watcher) watch(key string, q *watchedQueue, timeout time.Duration) {
 	defer wt.wg.Done()
 	var conn redis.Conn
 	defer func() {
@@ -87,6 +135,7 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 		}
 	}()
 	var b backoff
+	var claimTimer *time.Timer
 	for {
 		if conn == nil || conn.Err() != nil {
 			if conn != nil {
@@ -98,7 +147,7 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 				if !b.wait(wt.ctx) {
 					return
 				}
-				if !wt.stillWanted(key) {
+				if !wt.stillWanted(q) {
 					return
 				}
 				continue
@@ -118,28 +167,41 @@ func (wt *watcher) watch(key string, timeout time.Duration) {
 			}
 		case v != nil:
 			b.reset()
-			wt.mu.Lock()
-			close(wt.wake)
-			wt.wake = make(chan struct{})
-			wt.mu.Unlock()
+			select {
+			case <-q.claimed: // a stale claim from an earlier wake
+			default:
+			}
+			if wt.wakeOne(q) {
+				if claimTimer == nil {
+					claimTimer = time.NewTimer(claimWait)
+				} else {
+					claimTimer.Reset(claimWait)
+				}
+				select {
+				case <-q.claimed:
+				case <-claimTimer.C:
+				case <-wt.ctx.Done():
+				}
+				claimTimer.Stop()
+			}
 		default:
 			b.reset()
 		}
-		if !wt.stillWanted(key) {
+		if !wt.stillWanted(q) {
 			return
 		}
 	}
 }
 
-// stillWanted reports whether a slot waits on key; if none does, the goroutine for key ends,
+// stillWanted reports whether a slot waits on q; if none does, the goroutine for q ends,
 // so a non-empty queue cannot make it spin while every slot is busy.
-func (wt *watcher) stillWanted(key string) bool {
+func (wt *watcher) stillWanted(q *watchedQueue) bool {
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
-	if wt.waiting[key] > 0 && wt.ctx.Err() == nil {
+	if len(q.waiters) > 0 && wt.ctx.Err() == nil {
 		return true
 	}
-	wt.active[key] = false
+	q.active = false
 	return false
 }
 
