@@ -43,7 +43,8 @@ func newScript(keyCount int, body string) *redis.Script {
 // cycleScript is one turn of a worker's loop in one atomic step and one round trip: it
 // records the outcome of the job just performed, then takes the next job.
 //
-// Finishing (ARGV[2] not ""): the removal of the in-flight record, then the job's start
+// Finishing (ARGV[2] not ""): the removal of the in-flight record (made last, or replaced
+// by the next claim's), then the job's start
 // when it is carried here (a job that finished within startDelay: startScript's writes,
 // applied just before the outcome's, so the set of writes is php-resque's), then the final status,
 // the failure record and the counters, in php-resque's order (status, failed, stat:failed,
@@ -129,10 +130,20 @@ local function try(key, ...)
     table.insert(r[4], key .. ': ' .. (type(e) == 'table' and e.err or tostring(e)))
   end
 end
+-- The finished job's in-flight field is deleted last (settle), unless a claim overwrites
+-- it: inside one script no reader sees the difference, and it saves Redis a call per job.
+local unsettled = false
+local function settle()
+  if unsettled then
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    unsettled = false
+  end
+  return r
+end
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[2], ARGV[1])
   if cur and redis.sha1hex(cur) == ARGV[2] then
-    redis.call('HDEL', KEYS[2], ARGV[1])
+    unsettled = true
     r[1] = 1
     local tracked = true
     local st = #ARGV - 4
@@ -176,9 +187,12 @@ if ARGV[2] ~= '' then
   end
 end
 if ARGV[11] == '' then
-  return r
+  return settle()
 end
 local nq = #KEYS - 15
+if ARGV[12] ~= '' then
+  settle() -- SCARD below raises when the set has the wrong type: a replay must not finish twice
+end
 if ARGV[12] ~= '' then
   local stale = redis.call('SCARD', KEYS[3]) ~= nq
   for i = 14 + nq, 13 + 2 * nq do
@@ -188,10 +202,11 @@ if ARGV[12] ~= '' then
   if stale then
     r[2] = -1
     r[3] = redis.call('SMEMBERS', KEYS[3])
-    return r
+    return settle()
   end
 end
--- Never overwrite a job in flight. Just finished: the field was deleted above.
+-- Never overwrite a job in flight. Just finished: the field is the finished job's, replaced
+-- below or deleted by settle.
 if r[1] == 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   r[2] = -2
   return r
@@ -201,12 +216,13 @@ r[5] = switches[2]
 local pause = switches[1]
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then
   r[2] = -4
-  return r
+  return settle()
 end
 for i = 1, nq do
   local p = redis.pcall('LPOP', KEYS[13 + i])
   if type(p) == 'table' and p.err then
     if not string.find(p.err, 'WRONGTYPE', 1, true) then
+      settle()
       return p
     end
     table.insert(r[4], KEYS[13 + i] .. ': ' .. p.err)
@@ -214,12 +230,13 @@ for i = 1, nq do
     local head = ARGV[13 + i]
     redis.call('SET', KEYS[1], head .. ARGV[11] .. p .. '}')
     redis.call('HSET', KEYS[2], ARGV[1], head .. ',"claim":"' .. ARGV[13] .. '"' .. ARGV[11] .. p .. '}')
+    unsettled = false
     r[2] = i - 1
     r[3] = p
     return r
   end
 end
-return r
+return settle()
 `)
 
 // cycleReplyLen is the number of elements of cycleScript's reply.

@@ -313,3 +313,47 @@ func TestCycleSkipsAQueueOfTheWrongType(t *testing.T) {
 		t.Fatalf("claim = %v (refused %q), want the good queue's job and the bad queue named", v, refused)
 	}
 }
+
+// The finished job's in-flight field is replaced by the next claim's, or deleted when there
+// is none; and a claim that fails after a finish (QUEUE=* with a `queues` key of the wrong
+// type) deletes it first, so that a replay of the call does not record the outcome twice.
+func TestCycleScriptSettlesInFlightOnEveryPath(t *testing.T) {
+	t.Parallel()
+	b, c := scriptConn(t)
+	k, id := b.keys, "h:1:q"
+	do(t, c, "RPUSH", k.Queue("q"), `{"class":"A","args":[]}`, `{"class":"B","args":[]}`)
+	a := testCycleArgs(k, id, "q")
+	a.claim, a.recordTail = true, `,"run_at":"D","payload":`
+	claim := func(token string) *outcome {
+		t.Helper()
+		a.token = token
+		v := runCycle(t, c, a)
+		rec, _ := redis.Bytes(c.Do("HGET", k.InFlight(), id))
+		if v[1].(int64) != 0 || rec == nil {
+			t.Fatalf("claim: reply %v, in-flight %q", v, rec)
+		}
+		return &outcome{sha: sha1hex(rec), splice: "0", delPID: "0", statusKey: "-", pidKey: "-"}
+	}
+	a.fin = claim("t1")
+	a.fin = claim("t2") // finishes A, claims B: the field holds B's record
+	if rec, _ := redis.String(c.Do("HGET", k.InFlight(), id)); !strings.Contains(rec, `"claim":"t2"`) {
+		t.Fatalf("in-flight after the second claim: %q", rec)
+	}
+	// Finish B while QUEUE=* finds `queues` of the wrong type: the script fails after
+	// recording the outcome; the field must be gone, so the replay changes nothing.
+	do(t, c, "SET", k.Queues(), "not a set")
+	a.wildcard, a.names = true, []string{"q"}
+	if _, err := cycleScript.Do(c, a.appendTo(nil)...); err == nil {
+		t.Fatal("want the claim to fail on a `queues` key of the wrong type")
+	}
+	if n, _ := redis.Int(c.Do("HEXISTS", k.InFlight(), id)); n != 0 {
+		t.Fatal("the finished job's in-flight field is still there after the failed claim")
+	}
+	a.wildcard, a.names, a.claim = false, nil, false
+	if v := runCycle(t, c, a); v[0].(int64) != 0 {
+		t.Fatalf("replay finished the job again: %v", v)
+	}
+	if n, _ := redis.Int(c.Do("GET", k.Stat("processed"))); n != 2 {
+		t.Fatalf("stat:processed %d, want 2", n)
+	}
+}

@@ -71,11 +71,19 @@ func TestShortJobStartCarriedByOutcome(t *testing.T) {
 			t.Fatal("MONITOR did not show the end marker")
 		}
 	}
-	startCalls := 0
+	startCalls, hdels := 0, 0
 	for _, l := range got {
 		if strings.HasPrefix(strings.ToLower(l), `"evalsha" "`+startScript.Hash()+`"`) {
 			startCalls++
 		}
+		if strings.HasPrefix(l, `"HDEL" "`+b.keys.InFlight()+`"`) {
+			hdels++
+		}
+	}
+	// The finished job's in-flight field is overwritten by the next claim; only the last
+	// job's is deleted.
+	if hdels != 1 {
+		t.Errorf("%d HDEL of the in-flight field for %d jobs; want 1 (the next claim replaces it)", hdels, n)
 	}
 	if startCalls != 0 {
 		t.Errorf("startScript called %d times for %d jobs shorter than startDelay; want their starts carried by the outcome", startCalls, n)
