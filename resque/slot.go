@@ -324,7 +324,7 @@ func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, 
 	code, _ := redis.Int(vals[1], nil)
 	s.paused = code == -4
 	if code != -1 && code != -2 {
-		s.w.routes.seen(vals[4])
+		s.w.routes.seen(vals[4], conn, s.w)
 	}
 	switch {
 	case code == -3 || code == -4:
@@ -384,6 +384,9 @@ func (s *slot) idle() {
 func (s *slot) process(c *claimed) *claimed {
 	job, perr := decodePayload(c.queue, c.payload)
 	job.Worker = s.id
+	if perr == nil {
+		job.impl = s.w.implementation(job) // after the claim's reload of the routing rules
+	}
 	if perr == nil && job.ID != "" {
 		s.sendStart(job)
 	}
@@ -410,6 +413,7 @@ func (s *slot) sendStart(job *Job) {
 		head: s.second.runHead, tail: s.second.runTail, splice: s.second.spl, pid: s.pid,
 	}
 	a.head, a.tail = withAttempt(a.head, a.tail, job.Attempt())
+	a.head, a.tail = withImpl(a.head, a.tail, job)
 	err := startScript.SendHash(s.conn, a.args()...)
 	if err == nil {
 		err = s.conn.Flush()
