@@ -35,7 +35,7 @@ type routeEnv struct {
 
 func newRouteEnv(t *testing.T) *routeEnv {
 	t.Helper()
-	php := newPHP(t, model{"pool-fork", ModePool, IsolationFork}, func(c *Config) { c.PoolSize = 2 })
+	php := newPHP(t, model{"pool-none", ModePool, IsolationNone}, func(c *Config) { c.PoolSize = 2 })
 	srv := redistest.StartTB(t, redistest.Options{})
 	e := &routeEnv{pool: srv.Pool(), file: filepath.Join(t.TempDir(), "php-ran"), observed: map[int]string{}}
 	t.Cleanup(func() { e.pool.Close() })
