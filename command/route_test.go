@@ -47,6 +47,11 @@ func TestRouteCommand(t *testing.T) {
 			t.Errorf("goresque %s: exit %d, want 2: %s", strings.Join(args, " "), code, errs)
 		}
 	}
+	// goresque status of a routed job names the side that ran it.
+	o.do("SET", o.ns+"job:0123456789abcdef0123456789abcdef:status", `{"status":4,"updated":1795727998,"started":1795727997,"result":null,"goresque_impl":"php"}`)
+	if out := o.ok("status", "0123456789abcdef0123456789abcdef"); !strings.Contains(out, "ran in:   php\n") {
+		t.Errorf("status of a routed job:\n%s", out)
+	}
 	// A GORESQUE_ROUTE typo: exit 2 with the message, for route and for work.
 	o.env["GORESQUE_ROUTE"] = "A=rust"
 	o.env["QUEUE"] = "q"
