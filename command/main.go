@@ -81,6 +81,7 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 			statusCommand(env),
 			webCommand(env),
 			failedCommand(env), dequeueCommand(env), schedulerCommand(env), pauseCommand(env), resumeCommand(env),
+			routeCommand(env, mux),
 		},
 	}
 	app.Commands = append(app.Commands, helpCommand())

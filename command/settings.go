@@ -253,6 +253,9 @@ func settingsTable() []setting {
 		{flag: "retry", env: []string{"GORESQUE_RETRY"},
 			usage: `retry policies, e.g. 'App\Jobs\SendMail=5:exp:10s:1h:jitter;Other=3:fixed:1m' (README: Retries)`,
 			parse: func(s *workSettings, v string) (err error) { s.Retries, err = resque.ParseRetries(v); return err }},
+		{flag: "route", env: []string{"GORESQUE_ROUTE"},
+			usage: `share of a ported class's jobs for its Go handler, the rest to the PHP class, e.g. 'App\Jobs\SendMail=go:10%;Other=php' (README: Migrating a class)`,
+			parse: func(s *workSettings, v string) (err error) { s.Routes, err = resque.ParseRoutes(v); return err }},
 		{flag: "heartbeat", env: []string{"GORESQUE_HEARTBEAT_INTERVAL"},
 			usage: "how often each worker writes its heartbeat (default 60s, Ruby resque's)",
 			parse: func(s *workSettings, v string) (err error) { s.Heartbeat, err = parseSeconds(v); return err }},
@@ -417,6 +420,7 @@ type workSettings struct {
 	PruneAfter      time.Duration
 	DeadJobs        resque.DeadJobPolicy
 	Retries         map[string]resque.Retry // GORESQUE_RETRY, for classes configured outside Go
+	Routes          map[string]int          // GORESQUE_ROUTE: the Go handler's share of a class's jobs, percent
 	Scheduler       bool                    // also move due delayed jobs (GORESQUE_SCHEDULER)
 	MetricsAddr     string
 	Redis           redisSettings

@@ -102,6 +102,11 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 				return len(s.Retries) == 2 && ok && r.Attempts == 5 && r.Backoff(2) == 20*time.Second && ok2 && o.Attempts == 3
 			}},
 		{name: "retry typo", env: map[string]string{"QUEUE": "q", "GORESQUE_RETRY": "A=3:fixd:1s"}, err: "GORESQUE_RETRY"},
+		{name: "route", env: map[string]string{"QUEUE": "q", "GORESQUE_ROUTE": `App\Jobs\SendMail=go:10%;Other=php`},
+			check: func(s workSettings) bool {
+				return len(s.Routes) == 2 && s.Routes[`App\Jobs\SendMail`] == 10 && s.Routes["Other"] == 0
+			}},
+		{name: "route typo", env: map[string]string{"QUEUE": "q", "GORESQUE_ROUTE": "A=go:10%%"}, err: `GORESQUE_ROUTE="A=go:10%%"`},
 		{name: "concurrency 0", env: map[string]string{"QUEUE": "q", "GORESQUE_CONCURRENCY": "0"}, err: "GORESQUE_CONCURRENCY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,6 +49,9 @@ func statusCommand(env lookupFunc) *cli.Command {
 			if st.Attempt > 1 {
 				fmt.Fprintf(c.App.Writer, "attempt:  %d\n", st.Attempt)
 			}
+			if st.Implementation != "" { // a routed class: which side ran it (go or php)
+				fmt.Fprintf(c.App.Writer, "ran in:   %s\n", st.Implementation)
+			}
 			if st.Started != nil {
 				fmt.Fprintf(c.App.Writer, "started:  %s\n", time.Unix(*st.Started, 0).Format(time.RFC3339))
 			}

@@ -83,6 +83,9 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 	for class, r := range s.Retries {
 		mux.SetRetry(class, r) // GORESQUE_RETRY overrides a policy set in Go
 	}
+	for class, share := range s.Routes {
+		mux.SetRoute(class, share) // GORESQUE_ROUTE overrides a default set in Go
+	}
 	w, err := resque.NewWorker(pool, resque.Config{
 		Namespace:         s.Prefix,
 		Queues:            s.Queues,

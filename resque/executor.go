@@ -152,7 +152,7 @@ func (e *executor) perform(c *claimed, job *Job) (err error) {
 		e.mu.Unlock()
 		cancel(nil)
 	}()
-	jl := e.log.With().Str("queue", job.Queue).Str("class", job.Class).Str("job_id", job.ID).Logger()
+	jl := e.log.With().Str("queue", job.Queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Logger()
 	jl.Debug().Msg("starting work")
 	ctx = jl.WithContext(ctx)
 	defer func() {
@@ -250,7 +250,7 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 	var failure []byte
 	var retry []byte
 	var retryAt time.Time
-	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Stringer("took", took.Round(time.Microsecond)).Logger()
+	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Stringer("took", took.Round(time.Microsecond)).Logger()
 	switch {
 	case err == nil:
 		log.Debug().Msg("done")
@@ -268,6 +268,7 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 			je = &JobError{Exception: ExceptionDefault, Message: "failure could not be encoded: " + ferr.Error()}
 			failure, _ = failureRecord(d, now.In(w.cfg.Location), c.payload, je, e.id, c.queue)
 		}
+		failure = withImplField(failure, job)
 		if item, at, ok := e.retry(job, err, je, now); ok {
 			retry, retryAt = item, at
 			status = StatusWaiting
@@ -297,6 +298,7 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 		var sp bool
 		o.head, o.tail, sp = statusUpdate(d, status, now, result)
 		o.head, o.tail = withAttempt(o.head, o.tail, job.Attempt())
+		o.head, o.tail = withImpl(o.head, o.tail, job)
 		if status == StatusWaiting {
 			o.head, o.tail = withAttempt(string(statusPacketWaiting(d, now)), "", job.Attempt()+1)
 			sp = false

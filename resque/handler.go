@@ -39,7 +39,8 @@ type Mux struct {
 	handlers map[string]Handler
 	names    []string
 	fallback Handler
-	retries  map[string]Retry // SetRetry, by classKey
+	retries  map[string]Retry     // SetRetry, by classKey
+	routes   map[string]routeRule // SetRoute, by classKey
 }
 
 // NewMux returns an empty Mux.
@@ -104,9 +105,14 @@ func (m *Mux) Handler(class string) (h Handler, ok bool) {
 	return nil, false
 }
 
-// Perform dispatches job to its handler. A class with no handler and no fallback fails as
+// Perform dispatches job to its handler. A worker decides first, for a class with both a Go
+// handler and a fallback, which of the two runs the job (see Mux.SetRoute); Perform follows
+// that decision. A class with no handler and no fallback fails as
 // php-resque fails it: Resque_Exception "Could not find job class X." (golden 15).
 func (m *Mux) Perform(ctx context.Context, job *Job) error {
+	if job.impl == ImplPHP && m.fallback != nil {
+		return m.fallback.Perform(ctx, job)
+	}
 	h, ok := m.Handler(job.Class)
 	if !ok {
 		return &JobError{

@@ -33,8 +33,14 @@ type Job struct {
 
 	result    any
 	hasResult bool
-	attempt   int // goresque_attempt of a retried job's payload; 0 for the first
+	attempt   int    // goresque_attempt of a retried job's payload; 0 for the first
+	impl      string // ImplGo or ImplPHP once known (Worker.implementation)
+	routed    bool   // impl was chosen by a routing rule (the class has both sides)
 }
+
+// Implementation returns which side performed the job, ImplGo or ImplPHP; "" before the
+// worker has performed it. Observers read it in JobFinished.
+func (j *Job) Implementation() string { return j.impl }
 
 // Attempt returns which attempt at the job this is: 1 for the first, 2 for the first
 // retry (see Retry).

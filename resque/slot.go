@@ -341,7 +341,7 @@ func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, 
 	s.paused = code == -4
 	s.empty = code == -3 || code == -4
 	if code != -1 && code != -2 {
-		s.w.routes.seen(vals[4])
+		s.w.routes.seen(vals[4], conn, s.w)
 	}
 	switch {
 	case code == -3 || code == -4:
@@ -401,6 +401,9 @@ func (s *slot) idle() {
 func (s *slot) process(c *claimed) *claimed {
 	job, perr := decodePayload(c.queue, c.payload)
 	job.Worker = s.id
+	if perr == nil {
+		job.impl = s.w.implementation(job) // after the claim's reload of the routing rules
+	}
 	if perr == nil && job.ID != "" {
 		s.deferStart(job)
 	}

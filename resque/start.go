@@ -45,6 +45,7 @@ func (s *slot) deferStart(job *Job) {
 		head: s.second.runHead, tail: s.second.runTail, splice: s.second.spl, pid: s.pid,
 	}
 	a.head, a.tail = withAttempt(a.head, a.tail, job.Attempt())
+	a.head, a.tail = withImpl(a.head, a.tail, job)
 	conn := s.conn
 	if conn != nil && conn.Err() != nil {
 		conn = nil

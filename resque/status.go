@@ -75,11 +75,25 @@ func withAttempt(head, tail string, attempt int) (string, string) {
 	if attempt < 2 {
 		return head, tail
 	}
-	add := `,"` + attemptKey + `":` + itoa(attempt) + "}"
-	if tail != "" {
-		return head, tail[:len(tail)-1] + add
+	return withKey(head, tail, `,"`+attemptKey+`":`+itoa(attempt))
+}
+
+// withImpl adds the side that ran a routed job (goresque_impl: "go" or "php") to a status
+// packet in head/tail form, as withAttempt adds the attempt. A job of a class without a
+// routing rule has only one side: its packets are unchanged.
+func withImpl(head, tail string, job *Job) (string, string) {
+	if !job.routed {
+		return head, tail
 	}
-	return head[:len(head)-1] + add, tail
+	return withKey(head, tail, `,"`+implKey+`":"`+job.impl+`"`)
+}
+
+// withKey appends add (`,"key":value`) as the packet's last key.
+func withKey(head, tail, add string) (string, string) {
+	if tail != "" {
+		return head, tail[:len(tail)-1] + add + "}"
+	}
+	return head[:len(head)-1] + add + "}", tail
 }
 
 // JobStatus is a decoded status packet.
@@ -91,4 +105,7 @@ type JobStatus struct {
 	// Attempt is the attempt of a retried job (2 for the first retry; see Retry): while
 	// waiting, the coming one. Zero for a job's first attempt.
 	Attempt int `json:"goresque_attempt,omitempty"`
+	// Implementation is the side that ran a routed job, ImplGo or ImplPHP (see
+	// Mux.SetRoute); "" for a class without a routing rule.
+	Implementation string `json:"goresque_impl,omitempty"`
 }
