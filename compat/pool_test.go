@@ -50,7 +50,7 @@ func TestLazyPool(t *testing.T) {
 	srv := redistest.StartTB(t, redistest.Options{})
 	pool := srv.Pool()
 	defer pool.Close()
-	php, err := New(Config{AppInclude: app("bootstrap.php"), PoolSize: 50, IdleTimeout: 500 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	php, err := New(Config{AppInclude: app("bootstrap.php"), PoolSize: 50, IdleTimeout: 2 * time.Second, Logger: zerolog.New(zerolog.NewTestWriter(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
