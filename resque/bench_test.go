@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/redistest"
 )
 
 // BenchmarkWorkerDrain drains b.N tracked no-op jobs with one worker slot and full
@@ -49,5 +50,73 @@ func benchDrain(b *testing.B, concurrency int) {
 	w.Shutdown()
 	if err := <-done; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkWorkerDrainRouted is BenchmarkWorkerDrainUnrouted with a routing rule (go:50%)
+// on the class, which has a Go handler and a fallback (a Go no-op standing in for the PHP
+// bridge): the per-job cost of the routing decision and of recording the side.
+func BenchmarkWorkerDrainRouted(b *testing.B) { benchDrainRoute(b, true) }
+
+// BenchmarkWorkerDrainUnrouted is the same drain without a rule, to compare in one run.
+func BenchmarkWorkerDrainUnrouted(b *testing.B) { benchDrainRoute(b, false) }
+
+func benchDrainRoute(b *testing.B, routed bool) {
+	srv := server(b)
+	pool := srv.Pool()
+	defer pool.Close()
+	ns := redistest.Namespace(b)
+	c := NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
+	for range b.N {
+		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{Key: "n", Value: 1}}, EnqueueOptions{Track: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	noop := func(ctx context.Context, j *Job) error { return nil }
+	mux := NewMux()
+	mux.HandleFunc("Noop", noop)
+	mux.Fallback(HandlerFunc(noop))
+	if routed {
+		mux.SetRoute("Noop", 50)
+	}
+	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := pool.Get()
+	defer conn.Close()
+	b.ResetTimer()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	for {
+		v, _ := redis.Int(conn.Do("GET", w.Keys().Stat("processed")))
+		if v >= b.N {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	w.Shutdown()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRouteDecision is the routing decision alone (Worker.implementation) for a job
+// of a routed class: a map lookup and an FNV hash of the id.
+func BenchmarkRouteDecision(b *testing.B) {
+	noop := func(ctx context.Context, j *Job) error { return nil }
+	mux := NewMux()
+	mux.HandleFunc(`App\Jobs\SendMail`, noop)
+	mux.Fallback(HandlerFunc(noop))
+	mux.SetRoute(`App\Jobs\SendMail`, 30)
+	w := &Worker{cfg: Config{Handler: mux}}
+	job, err := NewJob("q", []byte(`{"class":"App\\Jobs\\SendMail","args":[],"id":"`+NewJobID()+`"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		job.impl = w.implementation(job)
 	}
 }

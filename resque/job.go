@@ -30,12 +30,12 @@ type Job struct {
 	args   []json.RawMessage
 	argMap map[string]any
 	argErr error
+	routed bool // the worker chose impl by a routing rule (the class has both sides)
 
 	result    any
 	hasResult bool
 	attempt   int    // goresque_attempt of a retried job's payload; 0 for the first
 	impl      string // ImplGo or ImplPHP once known (Worker.implementation)
-	routed    bool   // impl was chosen by a routing rule (the class has both sides)
 }
 
 // Implementation returns which side performed the job, ImplGo or ImplPHP; "" before the

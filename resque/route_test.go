@@ -297,3 +297,53 @@ func TestRouteLoadErrorKeepsTheLastRules(t *testing.T) {
 		t.Errorf("sides %s, want php,php (the last rules kept)", got)
 	}
 }
+
+// A rule naming a class that cannot be split is logged once per class, however often the
+// rules are reloaded: one without a Go handler (its jobs all run as PHP), one on a worker
+// without the PHP bridge (its jobs all run in Go). Its jobs run on the side that exists.
+func TestRouteWarnsOnceForAClassThatCannotBeSplit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var ran []string
+	mux := NewMux()
+	mux.HandleFunc("GoOnly", func(context.Context, *Job) error { ran = append(ran, "GoOnly"); return nil })
+	mux.SetRoute("GoOnly", 0) // no fallback: the rule cannot send anything to PHP
+	if err := b.client.SetRoute(ctx, "Missing", 50); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	cfg := b.config(t, mux, "q")
+	cfg.Logger = zerolog.New(&logs)
+	_, stop := b.start(t, cfg)
+	for i := 1; i <= 3; i++ {
+		if err := b.client.SetRoute(ctx, "Other", i*10); err != nil { // a new revision: a reload
+			t.Fatal(err)
+		}
+		if _, err := b.client.Enqueue(ctx, "q", "GoOnly", nil, EnqueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		b.waitFor(t, "job "+strconv.Itoa(i), func() bool { return b.processed(t) == i })
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 3 {
+		t.Errorf("GoOnly ran %d times in Go, want 3", len(ran))
+	}
+	out := logs.String()
+	for class, msg := range map[string]string{"GoOnly": "the PHP bridge is off", "Missing": "without a Go handler", "Other": "without a Go handler"} {
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, `"class":"`+class+`"`) && strings.Contains(line, msg) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d warnings %q, want 1:\n%s", class, n, msg, out)
+		}
+	}
+	if loads := strings.Count(out, "routing rules loaded"); loads < 3 {
+		t.Errorf("rules loaded %d times, want one per new revision (3 at least)", loads)
+	}
+}
