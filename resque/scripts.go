@@ -130,6 +130,14 @@ local function try(key, ...)
     table.insert(r[4], key .. ': ' .. (type(e) == 'table' and e.err or tostring(e)))
   end
 end
+-- write is try for one Redis command (cmd, key, ...): redis.pcall hands back the error,
+-- cheaper than a Lua pcall around redis.call.
+local function write(cmd, key, ...)
+  local v = redis.pcall(cmd, key, ...)
+  if type(v) == 'table' and v.err then
+    table.insert(r[4], key .. ': ' .. v.err)
+  end
+end
 -- The finished job's in-flight field is deleted last (settle), unless a claim overwrites
 -- it: inside one script no reader sees the difference, and it saves Redis a call per job.
 local unsettled = false
@@ -149,7 +157,7 @@ if ARGV[2] ~= '' then
     local st = #ARGV - 4
     if ARGV[st + 1] ~= '' then
       if ARGV[st + 4] ~= '' then
-        try(KEYS[10], redis.call, 'SET', KEYS[10], ARGV[st + 4])
+        write('SET', KEYS[10], ARGV[st + 4])
       end
       local ok, old = pcall(set_status, KEYS[9], ARGV[st + 1], ARGV[st + 2], ARGV[st + 3], '')
       if not ok then
@@ -167,23 +175,23 @@ if ARGV[2] ~= '' then
       if (lt == 'none' or lt == 'list') and (zt == 'none' or zt == 'zset') then
         failure = ''
         redis.call('RPUSH', KEYS[12], ARGV[9])
-        try(KEYS[13], redis.call, 'SADD', KEYS[13], KEYS[12])
+        write('SADD', KEYS[13], KEYS[12])
         redis.call('ZADD', KEYS[11], ARGV[10], ARGV[10])
       else
         table.insert(r[4], KEYS[12] .. ': not a list, or ' .. KEYS[11] .. ' not a sorted set: the job is recorded as failed instead of retried')
       end
     end
     if failure ~= '' then
-      try(KEYS[8], redis.call, 'RPUSH', KEYS[8], failure)
-      try(KEYS[6], redis.call, 'INCRBY', KEYS[6], 1)
-      try(KEYS[7], redis.call, 'INCRBY', KEYS[7], 1)
+      write('RPUSH', KEYS[8], failure)
+      write('INCRBY', KEYS[6], 1)
+      write('INCRBY', KEYS[7], 1)
     end
     if ARGV[8] == '1' then
-      try(KEYS[10], redis.call, 'DEL', KEYS[10])
+      write('DEL', KEYS[10])
     end
-    try(KEYS[4], redis.call, 'INCRBY', KEYS[4], 1)
-    try(KEYS[5], redis.call, 'INCRBY', KEYS[5], 1)
-    try(KEYS[1], redis.call, 'DEL', KEYS[1])
+    write('INCRBY', KEYS[4], 1)
+    write('INCRBY', KEYS[5], 1)
+    write('DEL', KEYS[1])
   end
 end
 if ARGV[11] == '' then
