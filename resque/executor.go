@@ -250,7 +250,12 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 	var failure []byte
 	var retry []byte
 	var retryAt time.Time
-	log := e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Stringer("took", took.Round(time.Microsecond)).Logger()
+	// The job's fields are added only when a line can be written: a succeeding job at the
+	// default level logs nothing, and building the context costs it allocations.
+	log := e.log
+	if err != nil || e.log.GetLevel() <= zerolog.DebugLevel && zerolog.GlobalLevel() <= zerolog.DebugLevel {
+		log = e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Stringer("took", took.Round(time.Microsecond)).Logger()
+	}
 	switch {
 	case err == nil:
 		log.Debug().Msg("done")
