@@ -31,25 +31,34 @@ import (
 //   - Every claim compares the size of the set (SCARD, in cycleScript) with the list's: a
 //     queue added or removed (Resque::removeQueue) makes the next claim scan again.
 //
-// A scan runs on a connection of its own, holding mu, so the slots wait for one scan
-// instead of each running its own.
+// One slot at a time scans, on a connection of its own and without holding mu: the other
+// slots go on claiming from the queues the last scan found (or, before the first scan has
+// ended, wait for it).
 type wildcard struct {
 	w       *Worker
 	idleGap time.Duration // the shortest time between two scans that found nothing
+	ready   chan struct{} // closed when the first scan has ended
 
-	mu      sync.Mutex
-	names   []string // the set's members, sorted as PHP's sort() sorts them
-	keys    []any    // queue:<name> of each name
-	heads   []string // the in-flight record head {"queue":"<name>" of each name
-	index   map[string]int
-	card    string        // len(names), for cycleScript's staleness check
-	live    []int         // positions in names of the queues the last scan found jobs in, in order
-	gen     uint64        // the scan live comes from
-	scanned time.Time     // zero: scan at the next claim
-	listed  time.Time     // when names was read; zero: read it at the next scan
-	drained bool          // claims emptied live: scan at the next claim
-	found   chan struct{} // closed when a scan finds jobs, to wake the idle slots
-	broken  map[string]bool
+	mu       sync.Mutex
+	list     *wildList // nil until the first scan
+	live     []int     // positions in list of the queues the last scan found jobs in, in order
+	gen      uint64    // the scan live comes from
+	scanned  time.Time // zero: scan at the next claim
+	listed   time.Time // when list was read; zero: read it at the next scan
+	drained  bool      // claims emptied live: scan at the next claim
+	scanning bool
+	found    chan struct{} // closed when a scan finds jobs, to wake the idle slots
+	broken   map[string]bool
+}
+
+// wildList is the set as one scan read it; never changed once built, so that a scan and
+// the slots can read it without a lock.
+type wildList struct {
+	names []string // the set's members, sorted as PHP's sort() sorts them
+	keys  []any    // queue:<name> of each name
+	heads []string // the in-flight record head {"queue":"<name>" of each name
+	index map[string]bool
+	card  string // len(names), for cycleScript's staleness check
 }
 
 // wildcardSmall is the size up to which every claim tries every queue of the set, as
@@ -67,7 +76,7 @@ func newWildcard(w *Worker) *wildcard {
 	if w.cfg.Blocking {
 		gap = min(gap, time.Second)
 	}
-	return &wildcard{w: w, idleGap: gap, found: make(chan struct{}), index: map[string]int{}}
+	return &wildcard{w: w, idleGap: gap, ready: make(chan struct{}), found: make(chan struct{})}
 }
 
 // wildcardPick is what one claim of a slot tries: positions in the list of scan gen.
@@ -82,18 +91,45 @@ type wildcardPick struct {
 // and the set size ARGV[12]), scanning first when it is time to.
 func (t *wildcard) fill(ctx context.Context, s *slot) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := time.Now()
-	if t.scanDue(now) {
-		if err := t.scan(ctx, now); err != nil {
+	if !t.scanning && t.scanDue(now) {
+		t.scanning = true
+		list, reread := t.list, t.listed.IsZero() || now.Sub(t.listed) >= max(t.w.cfg.Interval, time.Second)
+		t.mu.Unlock()
+		list, live, err := t.scan(ctx, list, reread)
+		t.mu.Lock()
+		t.scanning = false
+		if err != nil {
 			t.scanned, t.listed = time.Time{}, time.Time{}
+			t.mu.Unlock()
 			return err
 		}
+		if t.list == nil {
+			close(t.ready)
+		}
+		if reread {
+			t.listed = now
+		}
+		t.list, t.live, t.gen, t.scanned, t.drained = list, live, t.gen+1, now, false
+		if len(live) > 0 {
+			close(t.found)
+			t.found = make(chan struct{})
+		}
 	}
-	p := &s.pick
-	p.gen, p.small, p.found, p.pos = t.gen, len(t.names) <= wildcardSmall, t.found, p.pos[:0]
+	if t.list == nil { // the first scan is running: wait for it
+		t.mu.Unlock()
+		select {
+		case <-t.ready:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		t.mu.Lock()
+	}
+	defer t.mu.Unlock()
+	l, p := t.list, &s.pick
+	p.gen, p.small, p.found, p.pos = t.gen, len(l.names) <= wildcardSmall, t.found, p.pos[:0]
 	if p.small {
-		for i := range t.names {
+		for i := range l.names {
 			p.pos = append(p.pos, i)
 		}
 	} else {
@@ -101,11 +137,11 @@ func (t *wildcard) fill(ctx context.Context, s *slot) error {
 	}
 	s.queues, s.args.queueKeys, s.args.heads = s.queues[:0], s.args.queueKeys[:0], s.args.heads[:0]
 	for _, i := range p.pos {
-		s.queues = append(s.queues, t.names[i])
-		s.args.queueKeys = append(s.args.queueKeys, t.keys[i])
-		s.args.heads = append(s.args.heads, t.heads[i])
+		s.queues = append(s.queues, l.names[i])
+		s.args.queueKeys = append(s.args.queueKeys, l.keys[i])
+		s.args.heads = append(s.args.heads, l.heads[i])
 	}
-	s.args.card = t.card
+	s.args.card = l.card
 	return nil
 }
 
@@ -113,116 +149,110 @@ func (t *wildcard) scanDue(now time.Time) bool {
 	switch {
 	case t.scanned.IsZero() || t.drained:
 		return true
-	case len(t.names) <= wildcardSmall || len(t.live) > 0:
+	case len(t.list.names) <= wildcardSmall || len(t.live) > 0:
 		return now.Sub(t.scanned) >= t.w.cfg.Interval
 	default:
 		return now.Sub(t.scanned) >= t.idleGap
 	}
 }
 
-// scan re-reads the set and, when it is larger than wildcardSmall, finds the queues that
-// have jobs. Called with mu held.
-func (t *wildcard) scan(ctx context.Context, now time.Time) error {
+// scan reads the set again when reread is set (or list is nil) and, when it is larger than
+// wildcardSmall, finds the queues that have jobs. It returns the list and the positions of
+// those queues.
+//
+// The set is read again when its size changed (cycleScript's check) and at most once per
+// Interval (or second) otherwise, for a queue removed and another added between two claims.
+func (t *wildcard) scan(ctx context.Context, list *wildList, reread bool) (*wildList, []int, error) {
 	pc, err := t.w.pool.GetContext(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer pc.Close()
-	// The set is read again when its size changed (stale) and at most once per Interval
-	// (or second) otherwise, for a queue removed and another added between two claims.
-	if t.listed.IsZero() || now.Sub(t.listed) >= max(t.w.cfg.Interval, time.Second) {
+	if reread || list == nil {
 		set := t.w.keys.Queues()
 		members, err := redis.Strings(doContext(pc, ctx, "SMEMBERS", set))
 		if err != nil {
-			return fmt.Errorf("resque: QUEUE=*: read %s: %w", set, err)
+			return nil, nil, fmt.Errorf("resque: QUEUE=*: read %s: %w", set, err)
 		}
-		t.setNames(members)
-		t.listed = now
+		list = t.newList(list, members)
 	}
-	t.gen++
-	t.live = t.live[:0]
-	t.scanned, t.drained = now, false
-	if len(t.names) <= wildcardSmall {
-		return nil
+	if len(list.names) <= wildcardSmall {
+		return list, nil, nil
 	}
 	// Nearly all queues are empty, and Redis deletes an empty list: one EXISTS over
 	// scanChunk keys costs a lookup per key where a command per key costs a parse and a
 	// reply each. LLEN then runs on the keys of the chunks that have any, to tell lists
 	// with jobs from keys of another type.
-	for i := 0; i < len(t.keys); i += scanChunk {
-		if err := pc.Send("EXISTS", t.keys[i:min(i+scanChunk, len(t.keys))]...); err != nil {
-			return err
+	for i := 0; i < len(list.keys); i += scanChunk {
+		if err := pc.Send("EXISTS", list.keys[i:min(i+scanChunk, len(list.keys))]...); err != nil {
+			return nil, nil, err
 		}
 	}
 	counts, err := redis.Ints(doContext(pc, ctx, ""))
 	if err != nil {
-		return fmt.Errorf("resque: QUEUE=*: scan the queues: %w", err)
+		return nil, nil, fmt.Errorf("resque: QUEUE=*: scan the queues: %w", err)
 	}
-	var probed []int
+	var probed, live []int
 	for c, n := range counts {
 		if n == 0 {
 			continue
 		}
-		for i := c * scanChunk; i < min((c+1)*scanChunk, len(t.keys)); i++ {
-			if err := pc.Send("LLEN", t.keys[i]); err != nil {
-				return err
+		for i := c * scanChunk; i < min((c+1)*scanChunk, len(list.keys)); i++ {
+			if err := pc.Send("LLEN", list.keys[i]); err != nil {
+				return nil, nil, err
 			}
 			probed = append(probed, i)
 		}
 	}
 	if len(probed) == 0 {
-		return nil
+		return list, nil, nil
 	}
 	replies, err := redis.Values(doContext(pc, ctx, ""))
 	if err != nil {
-		return fmt.Errorf("resque: QUEUE=*: scan the queues: %w", err)
+		return nil, nil, fmt.Errorf("resque: QUEUE=*: scan the queues: %w", err)
 	}
 	for j, r := range replies {
 		i := probed[j]
 		switch v := r.(type) {
 		case int64:
 			if v > 0 {
-				t.live = append(t.live, i)
+				live = append(live, i)
 			}
 		case redis.Error: // not a list: skipped, as cycleScript skips it
-			t.brokenOnce(t.keys[i].(string), v)
+			t.brokenOnce(list.keys[i].(string), v)
 		}
 	}
-	if len(t.live) > 0 {
-		close(t.found)
-		t.found = make(chan struct{})
-	}
-	return nil
+	return list, live, nil
 }
 
-// setNames makes members the list, sorted, unless it already is.
-func (t *wildcard) setNames(members []string) {
-	if len(members) == len(t.names) {
+// newList returns the list of members, sorted: old when it has the same members.
+func (t *wildcard) newList(old *wildList, members []string) *wildList {
+	if old != nil && len(members) == len(old.names) {
 		same := true
 		for _, m := range members {
-			if _, ok := t.index[m]; !ok {
+			if !old.index[m] {
 				same = false
 				break
 			}
 		}
 		if same {
-			return
+			return old
 		}
 	}
 	sortQueuesPHP(members)
-	t.names = members
-	t.keys, t.heads = t.keys[:0], t.heads[:0]
-	clear(t.index)
-	for i, q := range members {
-		t.keys = append(t.keys, t.w.keys.Queue(q))
+	l := &wildList{names: members, index: make(map[string]bool, len(members)), card: itoa(len(members))}
+	for _, q := range members {
+		l.keys = append(l.keys, t.w.keys.Queue(q))
 		h, _ := phpjson.AppendString([]byte(`{"queue":`), validUTF8(q))
-		t.heads = append(t.heads, string(h))
-		t.index[q] = i
+		l.heads = append(l.heads, string(h))
+		l.index[q] = true
 	}
-	t.card = itoa(len(members))
+	return l
 }
 
 func (t *wildcard) brokenOnce(key string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.broken == nil {
 		t.broken = map[string]bool{}
 	}

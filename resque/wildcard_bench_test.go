@@ -15,7 +15,13 @@ import (
 // and 8 slots (issue 12 item 4), on a redis-server of its own so that its CPU time is the
 // worker's alone. It reports jobs/s, Redis CPU µs per job, and Redis CPU µs per second of
 // an idle worker afterwards (the idle poll) next to that of the server without a worker.
-func BenchmarkWildcard5000(b *testing.B) {
+func BenchmarkWildcard5000(b *testing.B) { benchWildcard(b, "*") }
+
+// BenchmarkQueues4Of5000 is BenchmarkWildcard5000 with the 4 queues that have jobs named
+// in QUEUE, for the ratio: what QUEUE=* costs over a list.
+func BenchmarkQueues4Of5000(b *testing.B) { benchWildcard(b, "busy0", "empty2500x", "m", "zz") }
+
+func benchWildcard(b *testing.B, queues ...string) {
 	srv := redistest.StartTB(b, redistest.Options{})
 	pool := srv.Pool()
 	defer pool.Close()
@@ -39,7 +45,7 @@ func BenchmarkWildcard5000(b *testing.B) {
 	}
 	mux := NewMux()
 	mux.HandleFunc("Noop", func(ctx context.Context, j *Job) error { return nil })
-	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"*"}, Interval: time.Second, Handler: mux, Hostname: "bench", Concurrency: 8})
+	w, err := NewWorker(pool, Config{Namespace: ns, Queues: queues, Interval: time.Second, Handler: mux, Hostname: "bench", Concurrency: 8})
 	if err != nil {
 		b.Fatal(err)
 	}
