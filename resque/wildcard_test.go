@@ -293,7 +293,12 @@ func TestWildcardBlockingManyQueues(t *testing.T) {
 		t.Fatal("no watcher: Redis without BLMOVE?")
 	}
 	w.watch.mu.Lock()
-	watched := len(w.watch.active)
+	watched := 0
+	for _, q := range w.watch.queues {
+		if q.active {
+			watched++
+		}
+	}
 	w.watch.mu.Unlock()
 	if err := stop(); err != nil {
 		t.Fatal(err)
