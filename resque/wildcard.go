@@ -20,9 +20,9 @@ import (
 // one), but pays for the empty queues once per scan instead of once per claim:
 //
 //   - With at most wildcardSmall queues, every claim tries all of them, as php-resque does.
-//   - With more, a scan (SMEMBERS, then EXISTS over chunks of queue keys, LLEN where a chunk has any) finds the queues that
-//     hold jobs. Claims try only those, in priority order and at most wildcardBatch at a
-//     time, and forget each one a claim finds empty. The next scan runs when claims have
+//   - With more, a scan (SMEMBERS when due, EXISTS over chunks of queue keys, LLEN where a
+//     chunk has any) finds the queues that hold jobs. Claims try only those, in priority
+//     order and at most wildcardBatch at a time, and forget each one a claim finds empty. The next scan runs when claims have
 //     emptied every queue the last scan found; when the last scan is older than
 //     Config.Interval while jobs are being taken (so a job pushed to a queue that was empty
 //     waits at most about one Interval, where php-resque would find it at the next job);
