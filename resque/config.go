@@ -89,7 +89,8 @@ type Config struct {
 	// Namespace is the key prefix; "" means "resque:" (php-resque's PREFIX).
 	Namespace string
 	// Queues are the queues to work, highest priority first (php-resque's QUEUE split
-	// on ","). "*" alone means every queue in the `queues` set, sorted, re-read every round.
+	// on ","). "*" alone means every queue in the `queues` set, sorted as PHP sorts it; with
+	// more than 32 queues, claims try only those a scan found jobs in (see wildcard.go).
 	Queues []string
 	// Interval is how long to sleep when every queue is empty, or in Blocking mode how
 	// long one blocking wait lasts. Zero means 5s, php-resque's default.

@@ -105,23 +105,22 @@ func newScript(keyCount int, body string) *redis.Script {
 //	ARGV[9]  the retry's delayed item, "" when the job is not retried
 //	ARGV[10] the retry's timestamp <ts>
 //	ARGV[11] "" to claim nothing, else the record tail `,"run_at":"<date>","payload":`
-//	ARGV[12] "" or, for QUEUE=*, the number n of queues the caller knows in the set
+//	ARGV[12] "" or, for QUEUE=*, the size of the set the caller's list was read from
 //	ARGV[13] the claim token, written into the goresque:inflight record only
 //	ARGV[14..13+n] the record head `{"queue":"<q>"` of each queue of KEYS[14..]
-//	ARGV[14+n..13+2n] for QUEUE=* only: the n queue names, to check the caller's list
-//	         is still the whole set
 //	ARGV[last-3..last] the finished job's start, when the caller carries it here instead of
 //	         sending startScript (see below): startScript's ARGV[1..4]; ARGV[last-3] is ""
 //	         when there is none. Counted from the end, so the claim's ARGV keep their places.
 //
-// Returns {finished, claim, payload, refused, routesRev}: finished is 1 when the outcome was recorded,
-// 0 when not (nothing to finish, or the record was not the expected one); claim is the
-// 0-based index of the queue the job came from, -3 when every queue was empty or nothing
-// was to be claimed, -4 when workers are paused (Ruby's pause-all-workers), -2 when the
-// worker already has a job in flight (never overwrite one), -1 when the caller's QUEUE=*
-// list is stale (payload is then the set's members); refused lists the writes Redis
-// refused and the queues skipped, as "<key>: <error>"; routesRev is the value of
-// goresque:routes:rev read with the pause switch on a claim (nil when none or no claim).
+// Returns {finished, claim, payload, refused, routesRev}: finished is 1 when the outcome
+// was recorded, 0 when not (nothing to finish, or the record was not the expected one);
+// claim is the 0-based index of the queue the job came from, -3 when every queue was empty
+// or nothing was to be claimed, -4 when workers are paused (Ruby's pause-all-workers), -2
+// when the worker already has a job in flight (never overwrite one), -1 when the set's size
+// is not ARGV[12] (QUEUE=*: the caller's list is stale and is read again, see wildcard.go);
+// refused lists the writes Redis refused and the queues skipped, as "<key>: <error>";
+// routesRev is the value of goresque:routes:rev read with the pause switch on a claim (nil
+// when none or no claim).
 var cycleScript = newScript(-1, `
 local r = {0, -3, false, {}, false}
 local function try(key, ...)
@@ -200,16 +199,8 @@ end
 local nq = #KEYS - 15
 if ARGV[12] ~= '' then
   settle() -- SCARD below raises when the set has the wrong type: a replay must not finish twice
-end
-if ARGV[12] ~= '' then
-  local stale = redis.call('SCARD', KEYS[3]) ~= nq
-  for i = 14 + nq, 13 + 2 * nq do
-    if stale then break end
-    stale = redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0
-  end
-  if stale then
+  if redis.call('SCARD', KEYS[3]) ~= tonumber(ARGV[12]) then
     r[2] = -1
-    r[3] = redis.call('SMEMBERS', KEYS[3])
     return settle()
   end
 end
@@ -266,8 +257,7 @@ type cycleArgs struct {
 	pauseKey   string   // KEYS[last-1]
 	routesRev  string   // KEYS[last]
 	heads      []string // ARGV[14..13+n]
-	names      []string // ARGV[14+n..]; for QUEUE=* only
-	wildcard   bool     // ARGV[12] is n
+	card       string   // ARGV[12]; for QUEUE=* only
 }
 
 // inflightRecord is the goresque:inflight record cycleScript writes for a claim: the
@@ -337,18 +327,9 @@ func (a *cycleArgs) appendTo(buf []any) []any {
 	if !a.claim {
 		buf = append(buf, "", "", "")
 	} else {
-		n := ""
-		if a.wildcard {
-			n = itoa(len(a.queueKeys))
-		}
-		buf = append(buf, a.recordTail, n, a.token)
+		buf = append(buf, a.recordTail, a.card, a.token)
 		for _, h := range a.heads {
 			buf = append(buf, h)
-		}
-		if a.wildcard {
-			for _, q := range a.names {
-				buf = append(buf, q)
-			}
 		}
 	}
 	if f := a.fin; f != nil && f.start != nil {

@@ -39,7 +39,8 @@ type slot struct {
 	buf          []any // reused: redigo copies arguments when it sends them
 	slowTimer    *time.Timer
 	refused      map[string]bool // messages refusedOnce logged
-	queues       []string        // the queue names of args.queueKeys, for QUEUE=* rebuilt when the set changes
+	queues       []string        // the queue names of args.queueKeys; for QUEUE=* set by each claim
+	pick         wildcardPick    // QUEUE=*: what the last claim tried
 	paused       bool            // the last claim found pause-all-workers set
 	wakeClaimed  func()          // not nil when the watcher woke the slot: see claimDone
 	empty        bool            // the last claim found nothing to take (queues empty, or paused)
@@ -130,10 +131,11 @@ func (s *slot) claimDone() {
 	}
 }
 
+// setQueues sets the queues every claim tries, in priority order; for QUEUE=* the Worker's
+// wildcard list sets them before each claim instead.
 func (s *slot) setQueues(qs []string) {
-	s.args.wildcard = len(qs) == 1 && qs[0] == "*"
-	if s.args.wildcard {
-		qs = nil
+	if s.w.wild != nil {
+		return
 	}
 	s.queues = qs
 	k := s.w.keys
@@ -143,10 +145,6 @@ func (s *slot) setQueues(qs []string) {
 		s.args.queueKeys = append(s.args.queueKeys, k.Queue(q))
 		h, _ := phpjson.AppendString([]byte(`{"queue":`), validUTF8(q))
 		s.args.heads = append(s.args.heads, string(h))
-	}
-	s.args.names = nil
-	if s.args.wildcard {
-		s.args.names = qs
 	}
 }
 
@@ -221,6 +219,11 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 			return nil, err
 		}
 		s.args.fin, s.args.claim = fin, claim
+		if claim && s.w.wild != nil {
+			if err := s.w.link.retry(retryCtx, func() error { return s.w.wild.fill(ctx, s) }); err != nil {
+				return nil, err
+			}
+		}
 		if claim {
 			s.refreshSecond()
 			s.args.recordTail = s.second.tail
@@ -344,17 +347,12 @@ func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, 
 		s.w.routes.seen(vals[4], conn, s.w)
 	}
 	switch {
+	case code == -3 && s.w.wild != nil: // every queue tried was empty
+		return nil, s.w.wild.claimed(&s.pick, -1), nil
 	case code == -3 || code == -4:
 		return nil, false, nil
-	case code == -1: // QUEUE=* and the queues set changed: rebuild the list, again
-		members, err := redis.Strings(vals[2], nil)
-		if err != nil {
-			return nil, false, err
-		}
-		sortQueuesPHP(members)
-		s.setQueues(members)
-		s.args.wildcard = true
-		s.args.names = s.queues
+	case code == -1: // QUEUE=* and the queues set changed size: scan, claim again
+		s.w.wild.stale()
 		return nil, true, nil
 	case code == -2: // a job is in flight that this slot does not know: adopt it
 		c, err := s.adopt(conn)
@@ -363,6 +361,9 @@ func (s *slot) claimReply(conn redis.Conn, vals []any) (c *claimed, again bool, 
 		payload, err := redis.Bytes(vals[2], nil)
 		if err != nil {
 			return nil, false, err
+		}
+		if s.w.wild != nil {
+			s.w.wild.claimed(&s.pick, code)
 		}
 		return &claimed{queue: s.queues[code], payload: payload, sha: sha1hex(s.args.inflightRecord(int(code), payload))}, false, nil
 	}
@@ -384,6 +385,10 @@ func (s *slot) adopt(conn redis.Conn) (*claimed, error) {
 // idle waits after an empty round: php-resque sleeps INTERVAL; in Blocking mode the
 // watcher wakes the slot as soon as a queue gets a job.
 func (s *slot) idle() {
+	if s.w.wild != nil && !s.pick.small { // no watcher for more than wildcardSmall queues
+		s.w.wild.idle(&s.pick, s.w.wild.idleGap, s.w.life.stopped())
+		return
+	}
 	if s.w.watch != nil && !s.paused { // paused, a queue with jobs must not wake it
 		s.wakeClaimed = s.w.watch.wait(s.args.queueKeys, s.w.cfg.Interval)
 		return

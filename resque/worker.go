@@ -38,7 +38,8 @@ type Worker struct {
 	// in a handler that ignored its cancelled context (tests wait for them).
 	slotsDone sync.WaitGroup
 
-	watch  *watcher // Blocking mode only
+	watch  *watcher  // Blocking mode only
+	wild   *wildcard // QUEUE=* only
 	routes routeState
 	link   *link
 	// startDelay is how long a job's start may wait to be carried by its outcome
@@ -62,6 +63,9 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 		w.ids = append(w.ids, workerID(cfg.Hostname, i, cfg.pid, cfg.Queues))
 	}
 	w.log = cfg.Logger.With().Str("worker", w.ids[0]).Logger()
+	if len(cfg.Queues) == 1 && cfg.Queues[0] == "*" {
+		w.wild = newWildcard(w)
+	}
 	w.link = &link{log: w.log, obs: cfg.Observer, slowAfter: slowReply}
 	return w, nil
 }
