@@ -135,6 +135,11 @@ type Config struct {
 	DeadJobs DeadJobPolicy
 	// Observer, when set, is told about every job and Redis failure, for metrics.
 	Observer Observer
+	// ClassStats is how many classes the per-class statistics keep (Keys.Classes), the
+	// least recently seen dropped beyond it; the worker holds at most as many rows in
+	// memory between two writes. Zero means DefaultClassStatsLimit; negative turns the
+	// statistics off.
+	ClassStats int
 
 	// Fixed for a Worker's lifetime: the clock and the process id its ids carry.
 	now   func() time.Time
@@ -205,6 +210,9 @@ func (c Config) normalized() (Config, error) {
 	}
 	if c.ShutdownTimeout < 0 {
 		c.ShutdownTimeout = 0
+	}
+	if c.ClassStats == 0 {
+		c.ClassStats = DefaultClassStatsLimit
 	}
 	if c.now == nil {
 		c.now = time.Now

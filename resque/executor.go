@@ -104,9 +104,16 @@ func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 	e.abandoned = false
 	e.mu.Unlock()
 	took := time.Since(started)
+	failed := abandoned || err != nil && !errors.Is(err, ErrDontPerform)
+	if job.impl == "" {
+		job.impl = e.w.implementation(job)
+	}
+	if e.w.stats != nil {
+		e.w.stats.record(job.Class, job.impl, took, failed, e.w.cfg.now())
+	}
 	if obs != nil {
 		status := StatusComplete
-		if abandoned || err != nil && !errors.Is(err, ErrDontPerform) {
+		if failed {
 			status = StatusFailed
 		}
 		obs.JobFinished(job, status, took)

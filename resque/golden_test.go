@@ -12,7 +12,8 @@ package resque
 //     their order differs from php-resque's separate commands; what is written is the same.
 //
 // Deliberate differences are applied to the expectation in code, each with its reason:
-// goresque-only keys (workers:heartbeat, goresque:inflight, goresque:pidns), the pid in job:<id>:pid (the
+// goresque-only keys (workers:heartbeat, goresque:inflight, goresque:pidns, the per-class
+// statistics goresque:classes and goresque:class:<class>, goresque:handlers), the pid in job:<id>:pid (the
 // worker's own: no fork), backtraces (Go frames, not PHP's), raw payload bytes kept where
 // PHP re-encodes them (scenario 34), and the dead worker's job recorded as failed instead of
 // dropped (scenario 06).
@@ -424,7 +425,8 @@ func isWriteCmd(l string) bool {
 		return false
 	}
 	return !strings.Contains(l, ":workers:heartbeat") && !strings.Contains(l, ":goresque:inflight") &&
-		!strings.Contains(l, ":goresque:pidns")
+		!strings.Contains(l, ":goresque:pidns") && !strings.Contains(l, ":goresque:class") &&
+		!strings.Contains(l, ":goresque:handlers")
 }
 
 func isClaimRecord(l string) bool {

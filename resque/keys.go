@@ -113,3 +113,20 @@ func (k Keys) RoutesRev() string { return k.ns + "goresque:routes:rev" }
 // PauseAllWorkers is Ruby resque's switch (Resque::Worker#paused?): while it holds "true",
 // no worker takes a job.
 func (k Keys) PauseAllWorkers() string { return k.ns + "pause-all-workers" }
+
+// Classes is goresque's sorted set of the classes with per-class statistics, scored by the
+// unix time a worker last performed one; it is trimmed to the configured limit, least
+// recently seen first. Members are the names PHP looks classes up by: lower-case, without
+// a leading backslash (a hash's "name" field keeps a spelling to show).
+func (k Keys) Classes() string { return k.ns + "goresque:classes" }
+
+// Class is goresque's hash of one class's statistics: per implementation ("go", "php")
+// the fields name (a spelling of the class), <impl>:jobs, <impl>:failed, <impl>:us (total µs), <impl>:last (unix time) and
+// <impl>:b<n>, the duration histogram (see durationBucket). It expires when no worker
+// touches it for 30 days.
+func (k Keys) Class(class string) string { return k.ns + "goresque:class:" + class }
+
+// Handlers is goresque's hash of worker id → JSON list of the classes that worker's Mux has
+// Go handlers for, written at registration and removed with the worker: a class is ported
+// when a registered worker lists it.
+func (k Keys) Handlers() string { return k.ns + "goresque:handlers" }

@@ -93,6 +93,10 @@ func TestKeys(t *testing.T) {
 		{"DelayedTimestamps", k.DelayedTimestamps(`{"class":"A","args":[],"queue":"q"}`), `resque:timestamps:{"class":"A","args":[],"queue":"q"}`, "ruby"},
 		// goresque's own (README: compatibility); goldentest.GoresqueOnly must know it.
 		{"InFlight", k.InFlight(), "resque:goresque:inflight", "goresque"},
+		{"PIDNamespaces", k.PIDNamespaces(), "resque:goresque:pidns", "goresque"},
+		{"Classes", k.Classes(), "resque:goresque:classes", "goresque"},
+		{"Class", k.Class(`App\Jobs\SendMail`), `resque:goresque:class:App\Jobs\SendMail`, "goresque"},
+		{"Handlers", k.Handlers(), "resque:goresque:handlers", "goresque"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {

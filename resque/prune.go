@@ -386,6 +386,9 @@ func (w *Worker) pruneOne(conn redis.Conn, id, reason string, requeue bool) (boo
 		if _, err := conn.Do("HDEL", w.keys.PIDNamespaces(), id); err != nil {
 			return true, fmt.Errorf("prune %s: %w", id, err)
 		}
+		if _, err := conn.Do("HDEL", w.keys.Handlers(), id); err != nil {
+			return true, fmt.Errorf("prune %s: %w", id, err)
+		}
 	}
 	return n == 1, nil
 }

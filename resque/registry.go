@@ -57,6 +57,11 @@ func (w *Worker) register(conn redis.Conn, ids []string) error {
 		if err := conn.Send("HSET", w.keys.PIDNamespaces(), id, w.cfg.pidNS); err != nil {
 			return err
 		}
+		if hc := w.handlerClasses(); hc != "" {
+			if err := conn.Send("HSET", w.keys.Handlers(), id, hc); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := pipelined(conn); err != nil {
 		return fmt.Errorf("register workers: %w", err)
@@ -66,7 +71,7 @@ func (w *Worker) register(conn redis.Conn, ids []string) error {
 
 // unregister removes what register and the jobs left of a worker, as php-resque's
 // unregisterWorker: SREM workers, DEL worker:<id>, :started, stat:processed:<id>,
-// stat:failed:<id>; plus its heartbeat and pid namespace.
+// stat:failed:<id>; plus its heartbeat, pid namespace and Go handler list.
 func (w *Worker) unregister(conn redis.Conn, ids []string) error {
 	for _, id := range ids {
 		for _, c := range [][]any{
@@ -77,6 +82,7 @@ func (w *Worker) unregister(conn redis.Conn, ids []string) error {
 			{"DEL", w.keys.WorkerStat("failed", id)},
 			{"HDEL", w.keys.Heartbeats(), id},
 			{"HDEL", w.keys.PIDNamespaces(), id},
+			{"HDEL", w.keys.Handlers(), id},
 		} {
 			if err := conn.Send(c[0].(string), c[1:]...); err != nil {
 				return err

@@ -45,6 +45,7 @@ type Worker struct {
 	// startDelay is how long a job's start may wait to be carried by its outcome
 	// (startDelay; shorter or longer in tests).
 	startDelay time.Duration
+	stats      *classStats // nil when Config.ClassStats < 0
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
@@ -67,6 +68,9 @@ func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 		w.wild = newWildcard(w)
 	}
 	w.link = &link{log: w.log, obs: cfg.Observer, slowAfter: slowReply}
+	if cfg.ClassStats > 0 {
+		w.stats = newClassStats(cfg.ClassStats)
+	}
 	return w, nil
 }
 
@@ -221,6 +225,10 @@ func (w *Worker) work() []*slot {
 	var bg sync.WaitGroup
 	bg.Add(1)
 	go func() { defer bg.Done(); w.heartbeatLoop(bgCtx) }()
+	if w.stats != nil {
+		bg.Add(1)
+		go func() { defer bg.Done(); w.classStatsLoop(bgCtx) }()
+	}
 
 	for _, s := range slots {
 		w.slotsDone.Add(1)
@@ -237,6 +245,13 @@ func (w *Worker) work() []*slot {
 	bg.Wait()
 	if w.watch != nil {
 		w.watch.close()
+	}
+	// The last statistics, within the stop's budget for Redis writes.
+	ctx := w.life.begin()
+	err := w.flushClassStats(ctx)
+	w.life.end(err == nil)
+	if err != nil {
+		w.log.Warn().Err(err).Msg("the last second of per-class statistics was not written")
 	}
 	return slots
 }

@@ -235,7 +235,8 @@ func UnifyKeys(keys map[string]KeyDump) map[string]KeyDump {
 // GoresqueOnly reports the keys goresque writes beside php-resque's (README: compatibility).
 func GoresqueOnly(key string) bool {
 	return strings.HasSuffix(key, ":workers:heartbeat") || strings.HasSuffix(key, ":goresque:inflight") ||
-		strings.HasSuffix(key, ":goresque:pidns")
+		strings.HasSuffix(key, ":goresque:pidns") || strings.HasSuffix(key, ":goresque:handlers") ||
+		strings.HasSuffix(key, ":goresque:classes") || strings.Contains(key, ":goresque:class:")
 }
 
 // Expect is a golden .keys.norm.json file.
