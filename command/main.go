@@ -78,6 +78,7 @@ func newApp(stdout, stderr io.Writer, env lookupFunc, mux *resque.Mux, code *int
 			queuesCommand(env),
 			workersCommand(env),
 			statsCommand(env),
+			classesCommand(env),
 			statusCommand(env),
 			webCommand(env),
 			failedCommand(env), dequeueCommand(env), schedulerCommand(env), pauseCommand(env), resumeCommand(env),

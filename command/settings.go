@@ -266,6 +266,19 @@ func settingsTable() []setting {
 		{flag: "scheduler", env: []string{"GORESQUE_SCHEDULER"}, read: readBool,
 			usage: "also move due delayed jobs onto their queues, as `goresque scheduler`",
 			parse: func(s *workSettings, v string) (err error) { s.Scheduler, err = parseBoolSetting(v); return err }},
+		{flag: "class-stats", env: []string{"GORESQUE_CLASS_STATS"}, def: "1000",
+			usage: "per-class statistics for `goresque classes`: the most classes kept (0: off)",
+			parse: func(s *workSettings, v string) error {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil || n < 0 {
+					return errors.New("want a whole number of classes (0: off)")
+				}
+				s.ClassStats = n
+				if n == 0 {
+					s.ClassStats = -1
+				}
+				return nil
+			}},
 		{flag: "metrics-addr", env: []string{"GORESQUE_METRICS_ADDR"},
 			usage: "serve Prometheus /metrics of this process on this address, e.g. 127.0.0.1:9121 (not with COUNT > 1)",
 			parse: func(s *workSettings, v string) error { s.MetricsAddr = v; return nil }},
@@ -423,6 +436,7 @@ type workSettings struct {
 	Routes          map[string]int          // GORESQUE_ROUTE: the Go handler's share of a class's jobs, percent
 	Scheduler       bool                    // also move due delayed jobs (GORESQUE_SCHEDULER)
 	MetricsAddr     string
+	ClassStats      int // GORESQUE_CLASS_STATS for resque.Config.ClassStats: -1 off
 	Redis           redisSettings
 	PHP             phpSettings
 	Web             webSettings // goresque web's

@@ -100,6 +100,7 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 		PruneAfter:        s.PruneAfter,
 		DeadJobs:          s.DeadJobs,
 		Observer:          obs,
+		ClassStats:        s.ClassStats,
 	})
 	if err != nil {
 		return exitUsage, err

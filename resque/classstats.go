@@ -155,7 +155,9 @@ func (s *classStats) take() (map[classImpl]*classDelta, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rows, dropped := s.rows, s.dropped
-	if len(rows) > 0 {
+	if len(rows) == 0 {
+		rows = nil // s.rows stays in use
+	} else {
 		s.rows = make(map[classImpl]*classDelta, len(rows))
 	}
 	s.dropped = 0

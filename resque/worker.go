@@ -168,7 +168,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		Msg("starting worker " + w.ids[0])
 
 	slots := w.work()
-	return w.unregisterSettled(slots)
+	err = w.unregisterSettled(slots)
+	// The last statistics, after what matters more and within the same budget for Redis
+	// writes: once it is spent, this gives up at once.
+	fctx := w.life.begin()
+	ferr := w.flushClassStats(fctx)
+	w.life.end(ferr == nil)
+	if ferr != nil {
+		w.log.Warn().Err(ferr).Msg("the last second of per-class statistics was not written")
+	}
+	return err
 }
 
 // dialAtStart returns a connection that answered PING. Two tries: a pooled connection may
@@ -245,13 +254,6 @@ func (w *Worker) work() []*slot {
 	bg.Wait()
 	if w.watch != nil {
 		w.watch.close()
-	}
-	// The last statistics, within the stop's budget for Redis writes.
-	ctx := w.life.begin()
-	err := w.flushClassStats(ctx)
-	w.life.end(err == nil)
-	if err != nil {
-		w.log.Warn().Err(err).Msg("the last second of per-class statistics was not written")
 	}
 	return slots
 }
