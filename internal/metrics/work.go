@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/goresque/goresque/resque"
@@ -25,6 +26,29 @@ type Work struct {
 	slots      prometheus.Gauge
 	redisErrs  prometheus.Counter
 	reconnects prometheus.Counter
+
+	classMu sync.Mutex
+	classes map[string]bool // the class label values admitted, at most MaxClassLabels
+}
+
+// MaxClassLabels bounds the class label: the first MaxClassLabels classes a process
+// performs keep their name and every later one is counted as class="other". Top-N by volume
+// would have to move a class between series, which breaks rate() over them; a process sees
+// its busy classes first in practice. `goresque classes` has every class.
+const MaxClassLabels = 100
+
+// classLabel returns class, or "other" once MaxClassLabels classes have a series.
+func (w *Work) classLabel(class string) string {
+	w.classMu.Lock()
+	defer w.classMu.Unlock()
+	if w.classes[class] {
+		return class
+	}
+	if len(w.classes) >= MaxClassLabels {
+		return "other"
+	}
+	w.classes[class] = true
+	return class
 }
 
 var _ resque.Observer = (*Work)(nil)
@@ -35,16 +59,17 @@ var jobBuckets = prometheus.ExponentialBuckets(0.001, 4, 11)
 // NewWork returns the metrics of a process running slots jobs at once.
 func NewWork(slots int) *Work {
 	w := &Work{
-		reg: prometheus.NewRegistry(),
+		reg:     prometheus.NewRegistry(),
+		classes: map[string]bool{},
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "goresque_worker_jobs_processed_total", Help: "Jobs this process performed successfully (or that asked not to be performed).",
-		}, []string{"queue", "class"}),
+		}, []string{"queue", "class", "implementation"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "goresque_worker_jobs_failed_total", Help: "Jobs this process recorded as failed.",
-		}, []string{"queue", "class"}),
+		}, []string{"queue", "class", "implementation"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "goresque_worker_job_duration_seconds", Help: "How long jobs ran.", Buckets: jobBuckets,
-		}, []string{"queue", "class"}),
+		}, []string{"queue", "class", "implementation"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "goresque_worker_pickup_latency_seconds", Help: "From a job's queue_time to the start of its run.", Buckets: jobBuckets,
 		}, []string{"queue"}),
@@ -76,11 +101,12 @@ func (w *Work) JobStarted(job *resque.Job, start time.Time) {
 
 func (w *Work) JobFinished(job *resque.Job, status resque.Status, took time.Duration) {
 	w.busy.Dec()
-	w.duration.WithLabelValues(job.Queue, job.Class).Observe(took.Seconds())
+	class, impl := w.classLabel(job.Class), job.Implementation()
+	w.duration.WithLabelValues(job.Queue, class, impl).Observe(took.Seconds())
 	if status == resque.StatusFailed {
-		w.failed.WithLabelValues(job.Queue, job.Class).Inc()
+		w.failed.WithLabelValues(job.Queue, class, impl).Inc()
 	} else {
-		w.processed.WithLabelValues(job.Queue, job.Class).Inc()
+		w.processed.WithLabelValues(job.Queue, class, impl).Inc()
 	}
 }
 

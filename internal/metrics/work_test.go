@@ -103,10 +103,16 @@ func TestWorkMetricsFromARealWorker(t *testing.T) {
 	if _, err := client.Enqueue(context.Background(), "pdf", "Render", nil, resque.EnqueueOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	for range 2 { // no Go handler: the fallback, the PHP bridge's place, runs it
+		if _, err := client.Enqueue(context.Background(), "mail", "Legacy", nil, resque.EnqueueOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	time.Sleep(20 * time.Millisecond) // a pickup latency above 0
 	mux := resque.NewMux()
 	mux.HandleFunc("SendMail", func(ctx context.Context, j *resque.Job) error { return nil })
 	mux.HandleFunc("Render", func(ctx context.Context, j *resque.Job) error { return errors.New("no fonts") })
+	mux.Fallback(resque.HandlerFunc(func(ctx context.Context, j *resque.Job) error { return nil }))
 	w, err := resque.NewWorker(pool, resque.Config{
 		Namespace: ns, Queues: []string{"mail", "pdf"}, Interval: 20 * time.Millisecond, Concurrency: 2,
 		Handler: mux, Observer: m, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
@@ -161,21 +167,37 @@ func TestWorkMetricsFromARealWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := sample(fams, "goresque_worker_jobs_processed_total", map[string]string{"queue": "mail", "class": "SendMail"}); s.GetCounter().GetValue() != 3 {
-		t.Errorf("processed mail/SendMail = %v, want 3", s)
+	if s := sample(fams, "goresque_worker_jobs_processed_total", map[string]string{"queue": "mail", "class": "SendMail", "implementation": "go"}); s.GetCounter().GetValue() != 3 {
+		t.Errorf("processed mail/SendMail/go = %v, want 3", s)
 	}
-	if s := sample(fams, "goresque_worker_jobs_failed_total", map[string]string{"queue": "pdf", "class": "Render"}); s.GetCounter().GetValue() != 1 {
+	if s := sample(fams, "goresque_worker_jobs_processed_total", map[string]string{"queue": "mail", "class": "Legacy", "implementation": "php"}); s.GetCounter().GetValue() != 2 {
+		t.Errorf("processed mail/Legacy/php = %v, want 2", s)
+	}
+	for _, name := range []string{"goresque_worker_jobs_processed_total", "goresque_worker_jobs_failed_total", "goresque_worker_job_duration_seconds"} {
+		for _, s := range fams[name].GetMetric() {
+			impl := ""
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "implementation" {
+					impl = l.GetValue()
+				}
+			}
+			if impl != "go" && impl != "php" {
+				t.Errorf("%s %v: implementation %q, want go or php", name, s.GetLabel(), impl)
+			}
+		}
+	}
+	if s := sample(fams, "goresque_worker_jobs_failed_total", map[string]string{"queue": "pdf", "class": "Render", "implementation": "go"}); s.GetCounter().GetValue() != 1 {
 		t.Errorf("failed pdf/Render = %v, want 1", s)
 	}
 	if s := sample(fams, "goresque_worker_jobs_processed_total", map[string]string{"queue": "pdf"}); s != nil {
 		t.Errorf("a failed job counted as processed: %v", s)
 	}
-	if s := sample(fams, "goresque_worker_job_duration_seconds", map[string]string{"queue": "mail", "class": "SendMail"}); s.GetHistogram().GetSampleCount() != 3 {
+	if s := sample(fams, "goresque_worker_job_duration_seconds", map[string]string{"queue": "mail", "class": "SendMail", "implementation": "go"}); s.GetHistogram().GetSampleCount() != 3 {
 		t.Errorf("duration samples = %v, want 3", s)
 	}
 	lat := sample(fams, "goresque_worker_pickup_latency_seconds", map[string]string{"queue": "mail"}).GetHistogram()
-	if lat.GetSampleCount() != 3 || lat.GetSampleSum() < 3*0.02 {
-		t.Errorf("pickup latency of mail: %d samples, sum %v; want 3 of at least 20ms", lat.GetSampleCount(), lat.GetSampleSum())
+	if lat.GetSampleCount() != 5 || lat.GetSampleSum() < 5*0.02 {
+		t.Errorf("pickup latency of mail: %d samples, sum %v; want 5 of at least 20ms", lat.GetSampleCount(), lat.GetSampleSum())
 	}
 	for name, want := range map[string]float64{"goresque_worker_slots_busy": 0, "goresque_worker_slots": 2, "goresque_worker_redis_reconnects_total": 1} {
 		s := sample(fams, name, nil)
@@ -189,5 +211,40 @@ func TestWorkMetricsFromARealWorker(t *testing.T) {
 	}
 	if fams["go_goroutines"] == nil {
 		t.Error("no Go runtime metrics")
+	}
+}
+
+// TestWorkMetricsClassLabelBounded: past MaxClassLabels classes, jobs count as
+// class="other", so a fleet with thousands of classes cannot blow up the series.
+func TestWorkMetricsClassLabelBounded(t *testing.T) {
+	m := NewWork(1)
+	for i := range MaxClassLabels + 50 {
+		job, err := resque.NewJob("q", []byte(fmt.Sprintf(`{"class":"C%d","args":[]}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.JobFinished(job, resque.StatusComplete, time.Millisecond)
+		m.JobFinished(job, resque.StatusComplete, time.Millisecond) // an admitted class stays
+	}
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "goresque_worker_jobs_processed_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "class" {
+					classes[l.GetValue()] += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if len(classes) != MaxClassLabels+1 || classes["other"] != 100 || classes["C0"] != 2 || classes["C99"] != 2 {
+		t.Errorf("%d class labels (other %v, C0 %v, C99 %v), want %d + other with 100",
+			len(classes), classes["other"], classes["C0"], classes["C99"], MaxClassLabels)
 	}
 }
