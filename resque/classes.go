@@ -36,7 +36,8 @@ type ClassInfo struct {
 	// Ported: a registered goresque worker has a Go handler for the class.
 	Ported bool `json:"ported"`
 	// PortNext ranks the classes not ported, 1 first: most PHP time, then most PHP
-	// failures, then most jobs waiting. 0 for a ported class.
+	// failures (statistics, then records in `failed`), then most jobs waiting. 0 for a
+	// ported class.
 	PortNext int   `json:"port_next"`
 	Queued   int64 `json:"queued"`    // in the queues' sampled heads
 	InFlight int64 `json:"in_flight"` // running now (worker records)
@@ -220,7 +221,8 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 }
 
 // sortPortNext orders the classes not ported first, by most PHP time, then most PHP
-// failures, then most jobs waiting, numbering them; then the ported ones by volume.
+// failures (statistics, then records in `failed`), then most jobs waiting, numbering
+// them; then the ported ones by volume.
 func sortPortNext(cs []ClassInfo) {
 	sort.Slice(cs, func(i, j int) bool {
 		a, b := cs[i], cs[j]
@@ -234,6 +236,9 @@ func sortPortNext(cs []ClassInfo) {
 			}
 			if pa.Failed != pb.Failed {
 				return pa.Failed > pb.Failed
+			}
+			if a.InFailed != b.InFailed {
+				return a.InFailed > b.InFailed
 			}
 			if a.Queued != b.Queued {
 				return a.Queued > b.Queued

@@ -58,7 +58,7 @@ func fmtAge(sec float64) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-var pageNames = []string{"overview", "queues", "queue", "workers", "failed", "delayed", "stats", "confirm"}
+var pageNames = []string{"overview", "queues", "queue", "workers", "failed", "delayed", "stats", "classes", "confirm"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
@@ -247,6 +247,56 @@ func (s *Server) workers(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "stats", "Stats", nil, nil)
+}
+
+// classRow is a row of the Classes page: resque.ClassInfo with its numbers formatted as
+// `goresque classes` prints them, Go first, then PHP.
+type classRow struct {
+	resque.ClassInfo
+	Impls []implCells
+}
+
+type implCells struct {
+	Jobs, Failed         int64
+	Rate, Time, P50, P95 string
+}
+
+func (s *Server) classes(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.opt.Client.Classes(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	data := struct {
+		Rows                      []classRow
+		Sampled                   bool
+		QueueSample, FailedSample int
+	}{Sampled: rep.Sampled, QueueSample: rep.QueueSample, FailedSample: rep.FailedSample}
+	for _, ci := range rep.Classes {
+		row := classRow{ClassInfo: ci}
+		for _, impl := range []string{resque.ImplGo, resque.ImplPHP} {
+			st := ci.Impl(impl)
+			row.Impls = append(row.Impls, implCells{Jobs: st.Jobs, Failed: st.Failed,
+				Rate: fmt.Sprintf("%.1f%%", 100*st.FailureRate), Time: fmtSeconds(st.Seconds),
+				P50: fmtSeconds(st.P50), P95: fmtSeconds(st.P95)})
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	s.render(w, r, "classes", "Classes", nil, data)
+}
+
+// fmtSeconds prints a duration with about three significant digits: 2.31ms, 1m4s.
+func fmtSeconds(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
 }
 
 // liveView is the JSON the pages poll for their live parts (/api/overview).

@@ -106,6 +106,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /queues/{name}", s.queue)
 	s.mux.HandleFunc("GET /workers", s.workers)
 	s.mux.HandleFunc("GET /stats", s.stats)
+	s.mux.HandleFunc("GET /classes", s.classes)
 	s.mux.HandleFunc("GET /api/overview", s.apiOverview)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	s.post("POST /queues/{name}", s.queueAction)
