@@ -131,7 +131,7 @@ func TestBrowserPagesRenderAndRetry(t *testing.T) {
 
 	for _, p := range []struct{ path, h1 string }{
 		{"/", "Overview"}, {"/queues", "Queues"}, {"/queues/mail", "Queue mail"}, {"/workers", "Workers"},
-		{"/failed", "Failed jobs"}, {"/delayed", "Delayed jobs"}, {"/stats", "Stats"},
+		{"/failed", "Failed jobs"}, {"/delayed", "Delayed jobs"}, {"/stats", "Stats"}, {"/classes", "Classes"},
 	} {
 		if err := chromedp.Do(b, chromedp.Navigate(e.http.URL+p.path), liveOK); err != nil {
 			t.Fatalf("%s: %v", p.path, err)
@@ -222,7 +222,7 @@ func TestBrowserPhoneWidth(t *testing.T) {
 	e := newEnv(t)
 	seedShowcase(t, e)
 	b := browser(t, 390, 844) // emulated: headless chromium's window is at least 500px wide
-	for _, p := range []string{"/", "/queues", "/queues/mail", "/workers", "/failed", "/delayed", "/stats"} {
+	for _, p := range []string{"/", "/queues", "/queues/mail", "/workers", "/failed", "/delayed", "/stats", "/classes"} {
 		if err := chromedp.Do(b, chromedp.Navigate(e.http.URL+p), liveOK); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
