@@ -12,16 +12,23 @@ import (
 // BenchmarkWorkerDrain drains b.N tracked no-op jobs with one worker slot and full
 // bookkeeping. scripts/bench compares slot counts with the Redis floor; this one is for
 // profiling (-cpuprofile).
-func BenchmarkWorkerDrain(b *testing.B) { benchDrain(b, 1) }
+func BenchmarkWorkerDrain(b *testing.B) { benchDrain(b, 1, 0) }
 
 // BenchmarkWorkerDrain8 is BenchmarkWorkerDrain with eight slots.
-func BenchmarkWorkerDrain8(b *testing.B) { benchDrain(b, 8) }
+func BenchmarkWorkerDrain8(b *testing.B) { benchDrain(b, 8, 0) }
 
-func benchDrain(b *testing.B, concurrency int) {
+// BenchmarkWorkerDrainNoClassStats and BenchmarkWorkerDrain8NoClassStats turn the
+// per-class statistics off: the difference to the ones above is their per-job cost.
+func BenchmarkWorkerDrainNoClassStats(b *testing.B)  { benchDrain(b, 1, -1) }
+func BenchmarkWorkerDrain8NoClassStats(b *testing.B) { benchDrain(b, 8, -1) }
+
+func benchDrain(b *testing.B, concurrency, classStats int) {
 	srv := server(b)
 	pool := srv.Pool()
 	defer pool.Close()
-	ns := "bench-drain:"
+	// A namespace per run: stat:processed of an earlier run (b.N grows) would end the
+	// wait below early.
+	ns := redistest.Namespace(b)
 	c := NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
 	for range b.N {
 		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{Key: "n", Value: 1}}, EnqueueOptions{Track: true}); err != nil {
@@ -30,7 +37,7 @@ func benchDrain(b *testing.B, concurrency int) {
 	}
 	mux := NewMux()
 	mux.HandleFunc("Noop", func(ctx context.Context, j *Job) error { return nil })
-	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench", Concurrency: concurrency})
+	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench", Concurrency: concurrency, ClassStats: classStats})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,4 +126,18 @@ func BenchmarkRouteDecision(b *testing.B) {
 	for b.Loop() {
 		job.impl = w.implementation(job)
 	}
+}
+
+// BenchmarkClassStatsRecord is the per-job cost of the per-class statistics alone: one
+// record into the worker's table, from 8 goroutines at once (the slots).
+func BenchmarkClassStatsRecord(b *testing.B) {
+	s := newClassStats(DefaultClassStatsLimit)
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			s.record(`App\Jobs\SendMail`, ImplGo, time.Duration(i)*time.Microsecond, i%50 == 0, now)
+			i++
+		}
+	})
 }
