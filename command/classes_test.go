@@ -51,6 +51,12 @@ func TestClassesCommand(t *testing.T) {
 		if code := Run(context.Background(), []string{"goresque", "classes", "--json"}, &out, &errb, lookup, nil); code != exitOK {
 			t.Fatalf("classes --json: exit %d: %s", code, errb.String())
 		}
+		// The shape scripts read, spelled out: not only what ClassesReport decodes.
+		for _, key := range []string{`"classes": [`, `"queue_sample": 1000`, `"failed_sample": 1000`, `"sampled": false`} {
+			if !strings.Contains(out.String(), key) {
+				t.Errorf("classes --json lacks %s:\n%s", key, out.String())
+			}
+		}
 		var rep resque.ClassesReport
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			t.Fatalf("classes --json: %v\n%s", err, out.String())
@@ -113,6 +119,28 @@ func TestClassesCommand(t *testing.T) {
 	}
 	if w := m["Waiting_Class"]; w.Queued != 2 || len(w.Implementations) != 0 {
 		t.Errorf("Waiting_Class: %+v", w)
+	}
+	var raw struct {
+		Classes []map[string]json.RawMessage `json:"classes"`
+	}
+	var out0 bytes.Buffer
+	Run(context.Background(), []string{"goresque", "classes", "--json"}, &out0, io.Discard, lookup, nil)
+	if err := json.Unmarshal(out0.Bytes(), &raw); err != nil || len(raw.Classes) == 0 {
+		t.Fatalf("classes --json: %v", err)
+	}
+	for _, k := range []string{"class", "ported", "port_next", "queued", "in_flight", "in_failed", "implementations"} {
+		if _, ok := raw.Classes[0][k]; !ok {
+			t.Errorf("classes --json: a class lacks %q: %v", k, raw.Classes[0])
+		}
+	}
+	var impls map[string]map[string]json.Number
+	if err := json.Unmarshal(raw.Classes[0]["implementations"], &impls); err != nil || len(impls["php"]) != 7 {
+		t.Errorf("implementations of %s: %v %v", raw.Classes[0]["class"], impls, err)
+	}
+	for _, k := range []string{"jobs", "failed", "failure_rate", "total_seconds", "p50_seconds", "p95_seconds", "last_seen"} {
+		if _, ok := impls["php"][k]; !ok {
+			t.Errorf("implementations.php lacks %q", k)
+		}
 	}
 	if m["Php_Throw"].InFailed != 3 {
 		t.Errorf("Php_Throw in failed: %d", m["Php_Throw"].InFailed)
