@@ -114,6 +114,33 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 		}
 	}
 
+	// Ported: a Go handler on a registered worker. The handler's spelling of the class
+	// is the one to show, after the statistics'.
+	ids, err := redis.Strings(conn.Do("SMEMBERS", c.keys.Workers()))
+	if err != nil {
+		return rep, fmt.Errorf("resque: classes: %w", err)
+	}
+	handlers, err := redis.StringMap(conn.Do("HGETALL", c.keys.Handlers()))
+	if err != nil {
+		return rep, fmt.Errorf("resque: classes: handlers: %w", err)
+	}
+	live := map[string]bool{}
+	for _, id := range ids {
+		live[id] = true
+	}
+	for id, list := range handlers {
+		if !live[id] {
+			continue
+		}
+		var classes []string
+		if json.Unmarshal([]byte(list), &classes) != nil {
+			continue
+		}
+		for _, class := range classes {
+			get(class).Ported = true
+		}
+	}
+
 	// Queues: the head of each.
 	queues, err := redis.Strings(conn.Do("SMEMBERS", c.keys.Queues()))
 	if err != nil {
@@ -146,10 +173,6 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 	}
 
 	// In flight: the "working on" records of registered workers.
-	ids, err := redis.Strings(conn.Do("SMEMBERS", c.keys.Workers()))
-	if err != nil {
-		return rep, fmt.Errorf("resque: classes: %w", err)
-	}
 	for _, id := range ids {
 		if err := conn.Send("GET", c.keys.Worker(id)); err != nil {
 			return rep, err
@@ -188,28 +211,6 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 			if class := payloadClass(rec.Payload); class != "" {
 				get(class).InFailed++
 			}
-		}
-	}
-
-	// Ported: a Go handler on a registered worker.
-	handlers, err := redis.StringMap(conn.Do("HGETALL", c.keys.Handlers()))
-	if err != nil {
-		return rep, fmt.Errorf("resque: classes: handlers: %w", err)
-	}
-	live := map[string]bool{}
-	for _, id := range ids {
-		live[id] = true
-	}
-	for id, list := range handlers {
-		if !live[id] {
-			continue
-		}
-		var classes []string
-		if json.Unmarshal([]byte(list), &classes) != nil {
-			continue
-		}
-		for _, class := range classes {
-			get(class).Ported = true
 		}
 	}
 

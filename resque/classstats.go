@@ -29,8 +29,10 @@ const (
 	// classStatsTTL expires a class's hash (and the index) that no worker touched for this
 	// long; every flush refreshes it.
 	classStatsTTL = 30 * 24 * time.Hour
-	// classStatsEvery is how often a worker writes its statistics.
-	classStatsEvery = time.Second
+	// classStatsEvery is how often a worker writes its statistics, and
+	// classStatsFlushTimeout the longest a write may take.
+	classStatsEvery        = time.Second
+	classStatsFlushTimeout = 2 * time.Second
 	// durationBuckets is the number of histogram buckets: see durationBucket.
 	durationBuckets = 1 + 4*40
 )
@@ -176,7 +178,13 @@ func (w *Worker) classStatsLoop(ctx context.Context) {
 		case <-t.C:
 		case <-w.stats.kick:
 		}
-		if err := w.flushClassStats(ctx); err != nil {
+		// Not bound to ctx: a stop must not cut a write short and lose the rows it took.
+		// Nor to the lifecycle's budget, which a long outage would spend before the running
+		// jobs' outcomes need it. A hung Redis delays the stop by classStatsFlushTimeout at most.
+		fctx, cancel := context.WithTimeout(context.Background(), classStatsFlushTimeout)
+		err := w.flushClassStats(fctx)
+		cancel()
+		if err != nil {
 			w.log.Debug().Err(err).Msg("class statistics not written (they are dropped)")
 		}
 	}
