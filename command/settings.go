@@ -267,7 +267,7 @@ func settingsTable() []setting {
 			usage: "also move due delayed jobs onto their queues, as `goresque scheduler`",
 			parse: func(s *workSettings, v string) (err error) { s.Scheduler, err = parseBoolSetting(v); return err }},
 		{flag: "class-stats", env: []string{"GORESQUE_CLASS_STATS"}, def: "1000",
-			usage: "per-class statistics for `goresque classes`: the most classes kept (0: off)",
+			usage: "per-class statistics, shown by goresque classes: the most classes kept (0: off)",
 			parse: func(s *workSettings, v string) error {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
 				if err != nil || n < 0 {

@@ -108,6 +108,10 @@ func TestWorkSettingsPHPRules(t *testing.T) {
 			}},
 		{name: "route typo", env: map[string]string{"QUEUE": "q", "GORESQUE_ROUTE": "A=go:10%%"}, err: `GORESQUE_ROUTE="A=go:10%%"`},
 		{name: "concurrency 0", env: map[string]string{"QUEUE": "q", "GORESQUE_CONCURRENCY": "0"}, err: "GORESQUE_CONCURRENCY"},
+		{name: "class stats default", env: map[string]string{"QUEUE": "q"}, check: func(s workSettings) bool { return s.ClassStats == 1000 }},
+		{name: "class stats 50", env: map[string]string{"QUEUE": "q", "GORESQUE_CLASS_STATS": "50"}, check: func(s workSettings) bool { return s.ClassStats == 50 }},
+		{name: "class stats off", env: map[string]string{"QUEUE": "q", "GORESQUE_CLASS_STATS": "0"}, check: func(s workSettings) bool { return s.ClassStats < 0 }},
+		{name: "class stats negative", env: map[string]string{"QUEUE": "q", "GORESQUE_CLASS_STATS": "-3"}, err: "GORESQUE_CLASS_STATS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
