@@ -46,10 +46,14 @@ func TestClassStatsPerImplementation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A payload without a class fails (in `failed`) but has no class to count.
+	if _, err := b.conn.Do("RPUSH", b.keys.Queue("default"), `{"args":[]}`); err != nil {
+		t.Fatal(err)
+	}
 	cfg := b.config(t, mux, "default")
 	cfg.Concurrency = 3
 	_, stop := b.start(t, cfg)
-	b.waitFor(t, "all processed", func() bool { return b.processed(t) == goJobs+phpJobs })
+	b.waitFor(t, "all processed", func() bool { return b.processed(t) == goJobs+phpJobs+1 })
 
 	rep, err := b.client.Classes(ctx)
 	if err != nil {

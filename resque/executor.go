@@ -108,7 +108,7 @@ func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 	if job.impl == "" {
 		job.impl = e.w.implementation(job)
 	}
-	if e.w.stats != nil {
+	if e.w.stats != nil && job.Class != "" { // a payload without a class has no class to count
 		e.w.stats.record(job.Class, job.impl, took, failed, e.w.cfg.now())
 	}
 	if obs != nil {
