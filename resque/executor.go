@@ -109,7 +109,7 @@ func (e *executor) run(c *claimed, job *Job, perr error) *outcome {
 		job.impl = e.w.implementation(job)
 	}
 	if e.w.stats != nil && job.Class != "" { // a payload without a class has no class to count
-		e.w.stats.record(job.Class, job.impl, took, failed, e.w.cfg.now())
+		e.w.stats.record(job.Class, job.impl, took, failed, started.Add(took))
 	}
 	if obs != nil {
 		status := StatusComplete
