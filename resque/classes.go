@@ -84,33 +84,14 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 	}
 
 	// Statistics first: their spelling of a class name wins.
-	names, err := redis.Strings(conn.Do("ZREVRANGE", c.keys.Classes(), 0, -1))
+	stats, err := readClassStats(conn, c.keys)
 	if err != nil {
-		return rep, fmt.Errorf("resque: classes: %w", err)
+		return rep, err
 	}
-	for _, n := range names {
-		if err := conn.Send("HGETALL", c.keys.Class(n)); err != nil {
-			return rep, err
-		}
-	}
-	if len(names) > 0 {
-		hashes, err := redis.Values(conn.Do(""))
-		if err != nil {
-			return rep, fmt.Errorf("resque: class statistics: %w", err)
-		}
-		for i, n := range names {
-			m, err := redis.StringMap(hashes[i], nil)
-			if err != nil {
-				return rep, fmt.Errorf("resque: class statistics of %s: %w", n, err)
-			}
-			name := m["name"]
-			if name == "" {
-				name = n
-			}
-			ci := get(name)
-			for impl, st := range implStats(m) {
-				ci.Implementations[impl] = st
-			}
+	for _, st := range stats {
+		ci := get(st.Class)
+		for impl, is := range st.Implementations {
+			ci.Implementations[impl] = is
 		}
 	}
 
@@ -219,6 +200,53 @@ func (c *Client) Classes(ctx context.Context) (ClassesReport, error) {
 	}
 	sortPortNext(rep.Classes)
 	return rep, nil
+}
+
+// ClassStats returns the per-class statistics the workers write (Keys.Classes), most
+// recently seen first, without reading queues, workers or `failed`: the cheap part of
+// Classes, for a metrics scrape. Only Class and Implementations are set.
+func (c *Client) ClassStats(ctx context.Context) ([]ClassInfo, error) {
+	conn, err := c.pool.GetContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return readClassStats(conn, c.keys)
+}
+
+func readClassStats(conn redis.Conn, keys Keys) ([]ClassInfo, error) {
+	names, err := redis.Strings(conn.Do("ZREVRANGE", keys.Classes(), 0, -1))
+	if err != nil {
+		return nil, fmt.Errorf("resque: class statistics: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	for _, n := range names {
+		if err := conn.Send("HGETALL", keys.Class(n)); err != nil {
+			return nil, err
+		}
+	}
+	hashes, err := redis.Values(conn.Do(""))
+	if err != nil {
+		return nil, fmt.Errorf("resque: class statistics: %w", err)
+	}
+	out := make([]ClassInfo, 0, len(names))
+	for i, n := range names {
+		m, err := redis.StringMap(hashes[i], nil)
+		if err != nil {
+			return nil, fmt.Errorf("resque: class statistics of %s: %w", n, err)
+		}
+		if len(m) == 0 {
+			continue // trimmed or expired meanwhile
+		}
+		name := m["name"]
+		if name == "" {
+			name = n
+		}
+		out = append(out, ClassInfo{Class: name, Implementations: implStats(m)})
+	}
+	return out, nil
 }
 
 // sortPortNext orders the classes not ported first, by most PHP time, then most PHP

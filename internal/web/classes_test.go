@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,5 +87,52 @@ func TestClassesPage(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(rows[i]) {
 			t.Errorf("row %d = %q, want %s", i+1, rows[i], re)
 		}
+	}
+
+	// /metrics carries the same statistics with class and implementation labels.
+	fams := scrape(t, e)
+	for _, m := range []struct {
+		name, class, impl string
+		want              float64
+	}{
+		{"goresque_class_jobs_total", "Go_Mail", "go", 3},
+		{"goresque_class_jobs_failed_total", "Go_Mail", "go", 0},
+		{"goresque_class_jobs_total", "PHP_Legacy", "php", 2},
+		{"goresque_class_jobs_failed_total", "PHP_Legacy", "php", 2},
+	} {
+		if got, ok := value(fams, m.name, map[string]string{"class": m.class, "implementation": m.impl}); !ok || got != m.want {
+			t.Errorf("%s{class=%q,implementation=%q} = %v (present %v), want %v", m.name, m.class, m.impl, got, ok, m.want)
+		}
+	}
+	if got, ok := value(fams, "goresque_class_job_seconds_total", map[string]string{"class": "PHP_Legacy", "implementation": "php"}); !ok || got < 0.002 {
+		t.Errorf("seconds of PHP_Legacy = %v (%v), want at least 2 ms", got, ok)
+	}
+}
+
+// TestClassMetricsBounded: with more classes in the statistics than maxClassSeries, /metrics
+// has the classes with the most jobs only.
+func TestClassMetricsBounded(t *testing.T) {
+	e := newEnv(t)
+	const n = maxClassSeries + 50
+	for i := range n {
+		class := fmt.Sprintf("c%03d", i)
+		// The hash as workers write it (resque.Keys.Class): class i has i+1 php jobs.
+		if _, err := e.conn.Do("HSET", e.keys.Class(class), "name", class, "php:jobs", i+1, "php:failed", 0, "php:us", 1000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.conn.Do("ZADD", e.keys.Classes(), 1_800_000_000+i, class); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := scrape(t, e)
+	series := fams["goresque_class_jobs_total"].GetMetric()
+	if len(series) != maxClassSeries {
+		t.Fatalf("%d series of goresque_class_jobs_total, want %d", len(series), maxClassSeries)
+	}
+	if _, ok := value(fams, "goresque_class_jobs_total", map[string]string{"class": fmt.Sprintf("c%03d", n-1)}); !ok {
+		t.Error("the class with most jobs is missing")
+	}
+	if _, ok := value(fams, "goresque_class_jobs_total", map[string]string{"class": fmt.Sprintf("c%03d", n-maxClassSeries-1)}); ok {
+		t.Error("a class outside the top is exported")
 	}
 }
