@@ -120,10 +120,11 @@ func (k Keys) PauseAllWorkers() string { return k.ns + "pause-all-workers" }
 // a leading backslash (a hash's "name" field keeps a spelling to show).
 func (k Keys) Classes() string { return k.ns + "goresque:classes" }
 
-// Class is goresque's hash of one class's statistics: per implementation ("go", "php")
-// the fields name (a spelling of the class), <impl>:jobs, <impl>:failed, <impl>:us (total µs), <impl>:last (unix time) and
-// <impl>:b<n>, the duration histogram (see durationBucket). It expires when no worker
-// touches it for 30 days.
+// Class is goresque's hash of one class's statistics (class as in Classes): "name", a
+// spelling of the class to show, and per implementation ("go", "php") <impl>:jobs,
+// <impl>:failed, <impl>:us (total µs), <impl>:last (unix time) and <impl>:b<n>, the
+// duration histogram (see durationBucket). It expires when no worker touches it for 30
+// days.
 func (k Keys) Class(class string) string { return k.ns + "goresque:class:" + class }
 
 // Handlers is goresque's hash of worker id → JSON list of the classes that worker's Mux has
