@@ -60,6 +60,9 @@ func TestClassesPage(t *testing.T) {
 			t.Fatal("5 jobs not processed")
 		}
 	}
+	if !regexp.MustCompile(`<b>Go_Mail</b></td>\s*<td><span class="tag ok">yes</span>`).MatchString(e.mustGet("/classes")) {
+		t.Error("while its worker runs, Go_Mail is not shown as ported")
+	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
@@ -75,10 +78,10 @@ func TestClassesPage(t *testing.T) {
 	}
 	want := []string{
 		// next class ported queued running in-failed | Go jobs failed time p50 p95 | PHP ...
-		`^1 PHP_Legacy PHP 0 0 2 – – – – – 2 2 \(100\.0%\) \S+ \S+ \S+$`,
-		`^2 PHP_Report PHP 0 0 1 – – – – – – – – – –$`,
-		`^3 PHP_Waiting PHP 1 0 0 – – – – – – – – – –$`,
-		`^4 Go_Mail PHP 0 0 0 3 0 \(0\.0%\) \S+ \S+ \S+ – – – – –$`,
+		`^1 PHP_Legacy no 0 0 2 – – – – – 2 2 \(100\.0%\) \S+ \S+ \S+$`,
+		`^2 PHP_Report no 0 0 1 – – – – – – – – – –$`,
+		`^3 PHP_Waiting no 1 0 0 – – – – – – – – – –$`,
+		`^4 Go_Mail no 0 0 0 3 0 \(0\.0%\) \S+ \S+ \S+ – – – – –$`,
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows:\n%s", strings.Join(rows, "\n"))
