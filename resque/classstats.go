@@ -167,10 +167,19 @@ func (s *classStats) take() (map[classImpl]*classDelta, int64) {
 }
 
 // classStatsLoop writes the statistics every classStatsEvery, or sooner when the table is
-// full, until ctx is done. The last write happens in flushClassStats at the stop.
+// full, until ctx is done. The last write happens in flushClassStats at the stop. It holds
+// its connection from one write to the next, as a slot does: a connection put back in the
+// pool every second would sit there idle when an outage kills the connections, and the
+// next slot to take it would meet the outage a second time.
 func (w *Worker) classStatsLoop(ctx context.Context) {
 	t := time.NewTicker(classStatsEvery)
 	defer t.Stop()
+	var conn redis.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -180,9 +189,10 @@ func (w *Worker) classStatsLoop(ctx context.Context) {
 		}
 		// Not bound to ctx: a stop must not cut a write short and lose the rows it took.
 		// Nor to the lifecycle's budget, which a long outage would spend before the running
-		// jobs' outcomes need it. A hung Redis delays the stop by classStatsFlushTimeout at most.
+		// jobs' outcomes need it. A hung Redis delays the stop by classStatsFlushTimeout at
+		// most.
 		fctx, cancel := context.WithTimeout(context.Background(), classStatsFlushTimeout)
-		err := w.flushClassStats(fctx)
+		err := w.flushClassStats(fctx, &conn)
 		cancel()
 		if err != nil {
 			w.log.Debug().Err(err).Msg("class statistics not written (they are dropped)")
@@ -195,8 +205,9 @@ func (w *Worker) classStatsLoop(ctx context.Context) {
 // index with the time last seen, EXPIRE; then trims the index to the limit, dropping the
 // classes seen least recently with their hashes (a second round trip, only when over).
 // Deltas that could not be written are dropped, not retried: a reply lost after Redis
-// applied them would count them twice.
-func (w *Worker) flushClassStats(ctx context.Context) error {
+// applied them would count them twice. *held is the connection to use, taken from the
+// pool when nil, closed and set to nil after an error; the caller closes it at the end.
+func (w *Worker) flushClassStats(ctx context.Context, held *redis.Conn) error {
 	if w.stats == nil {
 		return nil
 	}
@@ -207,12 +218,23 @@ func (w *Worker) flushClassStats(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	pc, err := w.pool.GetContext(ctx)
-	if err != nil {
-		return fmt.Errorf("class statistics: %w", err)
+	if *held == nil {
+		pc, err := w.pool.GetContext(ctx)
+		if err != nil {
+			return fmt.Errorf("class statistics: %w", err)
+		}
+		*held = pc
 	}
-	defer pc.Close()
-	conn := ctxConn{pc, ctx}
+	err := w.writeClassStats(ctxConn{*held, ctx}, rows)
+	if err != nil {
+		(*held).Close()
+		*held = nil
+	}
+	return err
+}
+
+// writeClassStats is flushClassStats's round trip(s) on conn.
+func (w *Worker) writeClassStats(conn redis.Conn, rows map[classImpl]*classDelta) error {
 	ttl := int64(classStatsTTL / time.Second)
 	last := map[string]int64{}
 	for k, d := range mergeSpellings(rows) {

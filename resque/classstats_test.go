@@ -151,10 +151,12 @@ func TestClassStatsBounded(t *testing.T) {
 	}
 
 	// With flushes every 500 classes, Redis holds the last `limit` classes seen.
+	var flushConn redis.Conn
+	defer func() { flushConn.Close() }()
 	for i := 0; i < classes; i++ {
 		w.stats.record(fmt.Sprintf("c%05d", i), ImplPHP, time.Millisecond, i%3 == 0, start.Add(time.Duration(i)*time.Second))
 		if i%500 == 499 {
-			if err := w.flushClassStats(ctx); err != nil {
+			if err := w.flushClassStats(ctx, &flushConn); err != nil {
 				t.Fatal(err)
 			}
 		}

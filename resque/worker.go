@@ -172,7 +172,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	// The last statistics, after what matters more and within the same budget for Redis
 	// writes: once it is spent, this gives up at once.
 	fctx := w.life.begin()
-	ferr := w.flushClassStats(fctx)
+	var fconn redis.Conn
+	ferr := w.flushClassStats(fctx, &fconn)
+	if fconn != nil {
+		fconn.Close()
+	}
 	w.life.end(ferr == nil)
 	if ferr != nil {
 		w.log.Warn().Err(ferr).Msg("the last second of per-class statistics was not written")

@@ -130,7 +130,10 @@ func TestWorkMetricsFromARealWorker(t *testing.T) {
 		q, _ := redis.Int(conn.Do("LLEN", ns+"queue:mail"))
 		p, _ := redis.Int(conn.Do("LLEN", ns+"queue:pdf"))
 		f, _ := redis.Int(conn.Do("LLEN", ns+"failed"))
-		if q == 0 && p == 0 && f == 1 {
+		// Every job finished (not only taken): a job still running when the outage begins
+		// would meet it on its own connection after the others reconnected.
+		finished, _ := redis.Int(conn.Do("GET", ns+"stat:processed"))
+		if q == 0 && p == 0 && f == 1 && finished == 6 {
 			break
 		}
 		select {
