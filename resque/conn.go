@@ -145,6 +145,9 @@ func isCommandError(err error) bool {
 }
 
 func (l *link) fail(err error) {
+	if errors.Is(err, context.Canceled) {
+		return // a stop cut the round trip short: not Redis failing
+	}
 	if l.obs != nil {
 		l.obs.RedisError(err)
 	}
