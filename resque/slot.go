@@ -31,7 +31,8 @@ type slot struct {
 	log zerolog.Logger
 
 	conn         redis.Conn
-	pendingStart bool // a startScript reply is still to be read from conn
+	pendingStart bool      // a startScript reply is still to be read from conn
+	startReq     *batchReq // batching: the start sent by its timer, reply still to be read
 	start        deferredStart
 	pid          string // for job:<id>:pid in the v1.3.6 dialect, "" otherwise
 	second       perSecond
@@ -214,8 +215,14 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 		if attempt > 0 && retryCtx.Err() != nil {
 			return nil, fmt.Errorf("resque: stopping: %w", context.Cause(retryCtx))
 		}
-		conn, err := s.connect(retryCtx)
-		if err != nil {
+		var conn redis.Conn
+		batch := s.w.batch.open()
+		if b := batch; b != nil {
+			if err := s.w.link.retry(retryCtx, func() error { return b.ensure(retryCtx) }); err != nil {
+				return nil, err
+			}
+			conn = slotConn{s: s, ctx: ctx}
+		} else if conn, err = s.connect(retryCtx); err != nil {
 			return nil, err
 		}
 		s.args.fin, s.args.claim = fin, claim
@@ -230,11 +237,12 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 			s.args.token = strconv.FormatUint(rand.Uint64(), 36)
 		}
 		s.buf = s.args.appendTo(s.buf[:0])
-		if err := cycleScript.SendHash(conn, s.buf...); err != nil {
-			s.replyFailed(err)
-			continue
+		var replies []any
+		if batch != nil {
+			replies, err = s.batched(ctx, batch)
+		} else if err = cycleScript.SendHash(conn, s.buf...); err == nil {
+			replies, err = s.roundTrip(ctx, conn)
 		}
-		replies, err := s.roundTrip(ctx, conn)
 		if err != nil {
 			s.replyFailed(err)
 			continue
@@ -286,7 +294,10 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 				return nil, nil
 			}
 		}
-		c, again, err := s.claimReply(ctxConn{conn, ctx}, vals)
+		if batch == nil {
+			conn = ctxConn{conn, ctx}
+		}
+		c, again, err := s.claimReply(conn, vals)
 		if err != nil {
 			s.exec.hold(nil)
 			if again {
@@ -318,6 +329,29 @@ func (s *slot) roundTrip(ctx context.Context, conn redis.Conn) ([]any, error) {
 		s.w.link.answered()
 	}
 	return replies, err
+}
+
+// batched sends the prepared call through the Worker's batcher and returns its replies as
+// roundTrip does: the reply of a start sent meanwhile (still to be read) first.
+func (s *slot) batched(ctx context.Context, b *batcher) ([]any, error) {
+	start := s.startReq
+	s.startReq = nil
+	r := b.submit(cycleScript, s.buf)
+	v, err := r.wait(ctx)
+	if err != nil {
+		s.buf = nil // the batcher may still be sending it
+		return nil, err
+	}
+	if start == nil {
+		return []any{v}, nil
+	}
+	// FIFO: the start was queued before this call, so its reply is in.
+	sv, serr := start.wait(ctx)
+	if serr != nil {
+		return []any{v}, nil // lost with a connection, as on a slot's own
+	}
+	s.pendingStart = true
+	return []any{sv, v}, nil
 }
 
 // slowReply is how long a reply may take before the wait is logged.

@@ -24,6 +24,8 @@ type deferredStart struct {
 	state startState
 	args  startArgs
 	conn  redis.Conn // the slot's connection, used by send while the slot runs the handler
+	batch *batcher   // instead of conn when the Worker batches its slots' calls
+	req   *batchReq  // the start as submitted to batch
 	err   error      // send's error, for the slot to handle
 	timer *time.Timer
 }
@@ -50,10 +52,11 @@ func (s *slot) deferStart(job *Job) {
 	if conn != nil && conn.Err() != nil {
 		conn = nil
 	}
+	batch := s.w.batch
 	d.mu.Lock()
-	d.args, d.conn, d.err, d.state = a, conn, nil, startWaiting
+	d.args, d.conn, d.batch, d.req, d.err, d.state = a, conn, batch, nil, nil, startWaiting
 	d.mu.Unlock()
-	if conn == nil {
+	if conn == nil && batch == nil {
 		return // the connection broke: the finishing call carries the start, on a new one
 	}
 	if d.timer == nil {
@@ -67,10 +70,14 @@ func (s *slot) deferStart(job *Job) {
 func (d *deferredStart) send() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.state != startWaiting || d.conn == nil {
+	if d.state != startWaiting || d.conn == nil && d.batch == nil {
 		return // taken, a late timer of an earlier job, or no connection to send it on
 	}
 	d.state = startSent
+	if d.batch != nil {
+		d.req = d.batch.submit(startScript, d.args.args())
+		return
+	}
 	err := startScript.SendHash(d.conn, d.args.args()...)
 	if err == nil {
 		err = d.conn.Flush()
@@ -93,8 +100,8 @@ func (d *deferredStart) drop() {
 func (s *slot) takeStart() *startArgs {
 	d := &s.start
 	d.mu.Lock()
-	state, err := d.state, d.err
-	d.state, d.conn, d.err = startNone, nil, nil
+	state, err, req := d.state, d.err, d.req
+	d.state, d.conn, d.err, d.batch, d.req = startNone, nil, nil, nil, nil
 	d.mu.Unlock()
 	switch state {
 	case startWaiting:
@@ -102,6 +109,10 @@ func (s *slot) takeStart() *startArgs {
 		a := d.args
 		return &a
 	case startSent:
+		if req != nil {
+			s.startReq = req
+			return nil
+		}
 		if err != nil {
 			s.replyFailed(err)
 		} else {

@@ -46,6 +46,10 @@ type Worker struct {
 	// (startDelay; shorter or longer in tests).
 	startDelay time.Duration
 	stats      *classStats // nil when Config.ClassStats < 0
+	// batch carries the slots' script calls on one connection (group commit); nil with
+	// one slot, which keeps its own connection.
+	batch   *batcher
+	noBatch bool // tests: every slot on its own connection
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
@@ -243,6 +247,11 @@ func (w *Worker) work() []*slot {
 		go func() { defer bg.Done(); w.classStatsLoop(bgCtx) }()
 	}
 
+	if len(slots) > 1 && !w.noBatch {
+		w.batch = newBatcher(w)
+		bg.Add(1)
+		go func() { defer bg.Done(); w.batch.loop(bgCtx) }()
+	}
 	for _, s := range slots {
 		w.slotsDone.Add(1)
 		go func() {
