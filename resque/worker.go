@@ -48,8 +48,7 @@ type Worker struct {
 	stats      *classStats // nil when Config.ClassStats < 0
 	// batch carries the slots' script calls on one connection (group commit); nil with
 	// one slot, which keeps its own connection.
-	batch   *batcher
-	noBatch bool // tests: every slot on its own connection
+	batch *batcher
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
@@ -247,7 +246,7 @@ func (w *Worker) work() []*slot {
 		go func() { defer bg.Done(); w.classStatsLoop(bgCtx) }()
 	}
 
-	if len(slots) > 1 && !w.noBatch {
+	if len(slots) > 1 {
 		w.batch = newBatcher(w)
 		bg.Add(1)
 		go func() { defer bg.Done(); w.batch.loop(bgCtx) }()
