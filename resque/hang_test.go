@@ -30,6 +30,7 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 	cases := []struct {
 		name  string
 		busy  bool
+		slots int // 0: one; more share one connection for their scripts (batcher)
 		stop  func(w *Worker)
 		limit time.Duration
 	}{
@@ -37,6 +38,9 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 		{name: "idle-term", stop: func(w *Worker) { w.ShutdownNow(errors.New("SIGTERM")) }, limit: budget + 2*time.Second},
 		{name: "busy-quit-timeout", busy: true, stop: func(w *Worker) { w.Shutdown() }, limit: 300*time.Millisecond + budget + 2*time.Second},
 		{name: "busy-term", busy: true, stop: func(w *Worker) { w.ShutdownNow(errors.New("SIGTERM")) }, limit: budget + 2*time.Second},
+		{name: "idle-quit-4-slots", slots: 4, stop: func(w *Worker) { w.Shutdown() }, limit: budget + 2*time.Second},
+		{name: "busy-quit-timeout-4-slots", slots: 4, busy: true, stop: func(w *Worker) { w.Shutdown() }, limit: 300*time.Millisecond + budget + 2*time.Second},
+		{name: "busy-term-4-slots", slots: 4, busy: true, stop: func(w *Worker) { w.ShutdownNow(errors.New("SIGTERM")) }, limit: budget + 2*time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,8 +56,10 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 			c := pool.Get()
 			client := NewClient(pool, ClientConfig{Namespace: "hang:", Dialect: DialectPHPResque136})
 			if tc.busy {
-				if _, err := client.Enqueue(context.Background(), "q", "Slow", nil, EnqueueOptions{Track: true}); err != nil {
-					t.Fatal(err)
+				for range max(1, tc.slots) { // one for each slot: slot 0 is sure to get one
+					if _, err := client.Enqueue(context.Background(), "q", "Slow", nil, EnqueueOptions{Track: true}); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			mux := NewMux()
@@ -69,6 +75,7 @@ func TestShutdownBoundedWhenRedisHangs(t *testing.T) {
 			cfg := b.config(t, mux, "q")
 			cfg.ShutdownTimeout = 300 * time.Millisecond
 			cfg.HeartbeatInterval = 20 * time.Millisecond
+			cfg.Concurrency = tc.slots
 			w, err := NewWorker(pool, cfg)
 			if err != nil {
 				t.Fatal(err)
