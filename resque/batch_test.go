@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/goresque/goresque/internal/redistest"
 	"github.com/rs/zerolog"
 )
 
@@ -168,4 +169,51 @@ func TestBatchedCallsSurviveBrokenConnections(t *testing.T) {
 		t.Fatalf("%d jobs left in the queue", l)
 	}
 	t.Logf("%d jobs, %d connections killed", n, kills)
+}
+
+// A Redis that lost its scripts (restarted, SCRIPT FLUSH) answers NOSCRIPT to every call of
+// a batch: the batcher loads them again before handing the replies back, and each slot
+// replays its call, so the drain goes on with every job recorded once.
+func TestBatchedCallsReloadFlushedScripts(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartTB(t, redistest.Options{})
+	pool := srv.Pool()
+	defer pool.Close()
+	conn := pool.Get()
+	defer conn.Close()
+	b := &testBundle{srv: srv, pool: pool, ns: "flush:", keys: NewKeys("flush:"), conn: conn,
+		client: NewClient(pool, ClientConfig{Namespace: "flush:", Dialect: DialectPHPResque136})}
+	const n = 2000
+	b.enqueueN(t, "q", n)
+	var ran atomic.Int32
+	mux := NewMux()
+	mux.HandleFunc("Rec", func(context.Context, *Job) error { ran.Add(1); return nil })
+	cfg := b.config(t, mux, "q")
+	cfg.Concurrency = 8
+	cfg.Logger = zerolog.Nop()
+	_, stop := b.start(t, cfg)
+	flusher, err := srv.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flusher.Close()
+	flushes := 0
+	for b.processed(t) < n && flushes < 200 {
+		if _, err := flusher.Do("SCRIPT", "FLUSH"); err != nil {
+			t.Fatal(err)
+		}
+		flushes++
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.waitFor(t, "every job", func() bool { return b.processed(t) == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ran.Load(); got != n {
+		t.Fatalf("%d jobs ran, want %d", got, n)
+	}
+	if f := b.failedEntries(t); len(f) != 0 {
+		t.Fatalf("%d failure records: %v", len(f), f[0])
+	}
+	t.Logf("%d scripts flushes during the drain", flushes)
 }
