@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// A slot is one php-resque worker inside a Worker: one id, one Redis connection, one job at
-// a time. Its loop is Resque_Worker::work: take a job from the queues in priority order,
+// A slot is one php-resque worker inside a Worker: one id, one job at a time. A lone slot
+// has a Redis connection of its own; several share one for their scripts (batcher). Its loop is Resque_Worker::work: take a job from the queues in priority order,
 // record it, perform it (its executor does), record the outcome, repeat; sleep (or block)
 // when every queue is empty.
 //

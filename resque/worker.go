@@ -52,8 +52,9 @@ type Worker struct {
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
-// worker holds one connection per slot (plus one per queue in Blocking mode, and one for
-// heartbeats) while it runs.
+// worker holds one connection for the slots' scripts (batcher; a lone slot's own), one for
+// heartbeats, one per queue in Blocking mode, and now and then one per slot for a call
+// outside the scripts (the routing rules, resuming a claimed job) while it runs.
 func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 	if pool == nil {
 		return nil, errors.New("resque: NewWorker needs a redis pool")
