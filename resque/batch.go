@@ -46,7 +46,8 @@ type batchReq struct {
 	done   chan struct{}
 }
 
-var errBatcherClosed = errors.New("resque: worker stopped")
+// errBatcherClosed is a stop, not Redis failing (link.fail ignores it).
+var errBatcherClosed = fmt.Errorf("resque: worker stopped: %w", context.Canceled)
 
 func newBatcher(w *Worker) *batcher {
 	return &batcher{w: w, wake: make(chan struct{}, 1)}
