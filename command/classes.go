@@ -5,8 +5,8 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
-	"time"
 
+	"github.com/goresque/goresque/internal/web"
 	"github.com/goresque/goresque/resque"
 	"github.com/urfave/cli/v2"
 )
@@ -54,7 +54,7 @@ func writeClasses(w io.Writer, rep resque.ClassesReport) error {
 				continue
 			}
 			fmt.Fprintf(tw, "\t%d\t%d (%.1f%%)\t%s\t%s\t%s", st.Jobs, st.Failed, 100*st.FailureRate,
-				seconds(st.Seconds), seconds(st.P50), seconds(st.P95))
+				web.FormatSeconds(st.Seconds), web.FormatSeconds(st.P50), web.FormatSeconds(st.P95))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -67,18 +67,4 @@ func writeClasses(w io.Writer, rep resque.ClassesReport) error {
 		return err
 	}
 	return nil
-}
-
-// seconds prints a duration with three significant digits or so: 2.31ms, 1m4s.
-func seconds(s float64) string {
-	d := time.Duration(s * float64(time.Second))
-	switch {
-	case d >= time.Minute:
-		return d.Round(time.Second).String()
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Microsecond).String()
 }

@@ -277,8 +277,8 @@ func (s *Server) classes(w http.ResponseWriter, r *http.Request) {
 		for _, impl := range []string{resque.ImplGo, resque.ImplPHP} {
 			st := ci.Impl(impl)
 			row.Impls = append(row.Impls, implCells{Jobs: st.Jobs, Failed: st.Failed,
-				Rate: fmt.Sprintf("%.1f%%", 100*st.FailureRate), Time: fmtSeconds(st.Seconds),
-				P50: fmtSeconds(st.P50), P95: fmtSeconds(st.P95)})
+				Rate: fmt.Sprintf("%.1f%%", 100*st.FailureRate), Time: FormatSeconds(st.Seconds),
+				P50: FormatSeconds(st.P50), P95: FormatSeconds(st.P95)})
 		}
 		data.Rows = append(data.Rows, row)
 	}
@@ -286,7 +286,7 @@ func (s *Server) classes(w http.ResponseWriter, r *http.Request) {
 }
 
 // fmtSeconds prints a duration with about three significant digits: 2.31ms, 1m4s.
-func fmtSeconds(sec float64) string {
+func FormatSeconds(sec float64) string {
 	d := time.Duration(sec * float64(time.Second))
 	switch {
 	case d >= time.Minute:
