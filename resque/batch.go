@@ -208,16 +208,7 @@ func (b *batcher) run(reqs []*batchReq) {
 
 // roundTrip is slot.roundTrip for the shared connection.
 func (b *batcher) roundTrip(ctx context.Context, conn redis.Conn) ([]any, error) {
-	d := b.w.link.slowAfter
-	if b.slowTimer == nil {
-		b.slowTimer = time.AfterFunc(time.Hour, func() { b.w.link.stalled(d) })
-	}
-	b.slowTimer.Reset(d)
-	replies, err := redis.Values(doContext(conn, ctx, ""))
-	if !b.slowTimer.Stop() {
-		b.w.link.answered()
-	}
-	return replies, err
+	return b.w.link.roundTrip(ctx, conn, &b.slowTimer)
 }
 
 // wait returns r's reply, or ctx's error when ctx ends first.

@@ -182,6 +182,22 @@ func (l *link) up() {
 	}
 }
 
+// roundTrip flushes what was sent on conn and reads every reply, logging a reply slower
+// than slowAfter while it is awaited (stalled, then answered). *timer is the caller's,
+// reused from one round trip to the next.
+func (l *link) roundTrip(ctx context.Context, conn redis.Conn, timer **time.Timer) ([]any, error) {
+	d := l.slowAfter
+	if *timer == nil {
+		*timer = time.AfterFunc(time.Hour, func() { l.stalled(d) })
+	}
+	(*timer).Reset(d)
+	replies, err := redis.Values(doContext(conn, ctx, ""))
+	if !(*timer).Stop() {
+		l.answered()
+	}
+	return replies, err
+}
+
 // stalled logs, once for all slots, that a reply has been awaited for d.
 func (l *link) stalled(d time.Duration) {
 	l.mu.Lock()

@@ -319,16 +319,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 // slowReply is logged (once for all slots) while it is awaited: CLIENT PAUSE, a busy
 // script or a stalled network otherwise leave a worker silent until the read times out.
 func (s *slot) roundTrip(ctx context.Context, conn redis.Conn) ([]any, error) {
-	d := s.w.link.slowAfter
-	if s.slowTimer == nil {
-		s.slowTimer = time.AfterFunc(time.Hour, func() { s.w.link.stalled(d) })
-	}
-	s.slowTimer.Reset(d)
-	replies, err := redis.Values(doContext(conn, ctx, ""))
-	if !s.slowTimer.Stop() {
-		s.w.link.answered()
-	}
-	return replies, err
+	return s.w.link.roundTrip(ctx, conn, &s.slowTimer)
 }
 
 // batched sends the prepared call through the Worker's batcher and returns its replies as
