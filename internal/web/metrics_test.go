@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
 )
 
 func scrape(t *testing.T, e *env) map[string]*dto.MetricFamily {
@@ -182,7 +184,37 @@ func TestMetricsMatchRedis(t *testing.T) {
 // dashboard (scripts/grafana-dashboard.json) queries is one /metrics exports.
 func TestGrafanaDashboardNamesExistingMetrics(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.client.Enqueue(context.Background(), "q", "Job", nil, resque.EnqueueOptions{}); err != nil {
+	ctx := context.Background()
+	if _, err := e.client.Enqueue(ctx, "q", "Job", nil, resque.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A job performed, so that the class statistics (goresque_class_*) have a series; the
+	// queue keeps one job waiting for the queue panels.
+	if _, err := e.client.Enqueue(ctx, "done", "Job", nil, resque.EnqueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mux := resque.NewMux()
+	mux.HandleFunc("Job", func(ctx context.Context, j *resque.Job) error { return nil })
+	w, err := resque.NewWorker(e.pool, resque.Config{
+		Namespace: e.ns, Queues: []string{"done"}, Interval: 20 * time.Millisecond, Handler: mux,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := redis.Int(e.conn.Do("GET", e.keys.Stat("processed"))); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job was not performed")
+		}
+	}
+	cancel() // the stop writes the class statistics
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 	fams := scrape(t, e)
