@@ -12,17 +12,24 @@ import (
 // BenchmarkWorkerDrain drains b.N tracked no-op jobs with one worker slot and full
 // bookkeeping. scripts/bench compares slot counts with the Redis floor; this one is for
 // profiling (-cpuprofile).
-func BenchmarkWorkerDrain(b *testing.B) { benchDrain(b, 1, 0) }
+func BenchmarkWorkerDrain(b *testing.B) { benchDrain(b, Config{Concurrency: 1}, nil) }
 
 // BenchmarkWorkerDrain8 is BenchmarkWorkerDrain with eight slots.
-func BenchmarkWorkerDrain8(b *testing.B) { benchDrain(b, 8, 0) }
+func BenchmarkWorkerDrain8(b *testing.B) { benchDrain(b, Config{Concurrency: 8}, nil) }
 
 // BenchmarkWorkerDrainNoClassStats and BenchmarkWorkerDrain8NoClassStats turn the
 // per-class statistics off: the difference to the ones above is their per-job cost.
-func BenchmarkWorkerDrainNoClassStats(b *testing.B)  { benchDrain(b, 1, -1) }
-func BenchmarkWorkerDrain8NoClassStats(b *testing.B) { benchDrain(b, 8, -1) }
+func BenchmarkWorkerDrainNoClassStats(b *testing.B) {
+	benchDrain(b, Config{Concurrency: 1, ClassStats: -1}, nil)
+}
+func BenchmarkWorkerDrain8NoClassStats(b *testing.B) {
+	benchDrain(b, Config{Concurrency: 8, ClassStats: -1}, nil)
+}
 
-func benchDrain(b *testing.B, concurrency, classStats int) {
+// benchDrain drains b.N tracked no-op jobs of class Noop with a worker configured as cfg
+// (its concurrency and class statistics); setup, when not nil, adds to the Mux that holds
+// the no-op handler.
+func benchDrain(b *testing.B, cfg Config, setup func(*Mux)) {
 	srv := server(b)
 	pool := srv.Pool()
 	defer pool.Close()
@@ -37,7 +44,11 @@ func benchDrain(b *testing.B, concurrency, classStats int) {
 	}
 	mux := NewMux()
 	mux.HandleFunc("Noop", func(ctx context.Context, j *Job) error { return nil })
-	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench", Concurrency: concurrency, ClassStats: classStats})
+	if setup != nil {
+		setup(mux)
+	}
+	cfg.Namespace, cfg.Queues, cfg.Interval, cfg.Handler, cfg.Hostname = ns, []string{"q"}, time.Millisecond, mux, "bench"
+	w, err := NewWorker(pool, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,44 +80,12 @@ func BenchmarkWorkerDrainRouted(b *testing.B) { benchDrainRoute(b, true) }
 func BenchmarkWorkerDrainUnrouted(b *testing.B) { benchDrainRoute(b, false) }
 
 func benchDrainRoute(b *testing.B, routed bool) {
-	srv := server(b)
-	pool := srv.Pool()
-	defer pool.Close()
-	ns := redistest.Namespace(b)
-	c := NewClient(pool, ClientConfig{Namespace: ns, Dialect: DialectPHPResque136})
-	for range b.N {
-		if _, err := c.Enqueue(context.Background(), "q", "Noop", PHPObject{{Key: "n", Value: 1}}, EnqueueOptions{Track: true}); err != nil {
-			b.Fatal(err)
+	benchDrain(b, Config{}, func(m *Mux) {
+		m.Fallback(HandlerFunc(func(ctx context.Context, j *Job) error { return nil }))
+		if routed {
+			m.SetRoute("Noop", 50)
 		}
-	}
-	noop := func(ctx context.Context, j *Job) error { return nil }
-	mux := NewMux()
-	mux.HandleFunc("Noop", noop)
-	mux.Fallback(HandlerFunc(noop))
-	if routed {
-		mux.SetRoute("Noop", 50)
-	}
-	w, err := NewWorker(pool, Config{Namespace: ns, Queues: []string{"q"}, Interval: time.Millisecond, Handler: mux, Hostname: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	conn := pool.Get()
-	defer conn.Close()
-	b.ResetTimer()
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	for {
-		v, _ := redis.Int(conn.Do("GET", w.Keys().Stat("processed")))
-		if v >= b.N {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	w.Shutdown()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	})
 }
 
 // BenchmarkRouteDecision is the routing decision alone (Worker.implementation) for a job
