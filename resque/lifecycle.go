@@ -15,6 +15,11 @@ type lifecycle struct {
 	quitCh   chan struct{} // closed by stop
 	paused   bool
 	resumeCh chan struct{} // closed by resume
+	// claims counts the claims begun (beginClaim) and not yet answered; pauseWaits is set
+	// by a pause that found some, so that "paused" is said only once no job can still be
+	// taken by a claim that passed the gate before it.
+	claims     int
+	pauseWaits bool
 
 	stopCtx    context.Context // done once a stop was asked for (stop)
 	stopCancel context.CancelFunc
@@ -119,16 +124,47 @@ func (l *lifecycle) stopping() bool {
 // stopped is closed once a stop was asked for.
 func (l *lifecycle) stopped() <-chan struct{} { return l.quitCh }
 
-// pause reports whether the worker was not paused before.
-func (l *lifecycle) pause() bool {
+// pause reports whether the worker was not paused before, and whether claims begun
+// before it are still unanswered (php-resque checks its pause flag before each
+// reservation; a claim already on its way to Redis may still take a job, which then
+// runs, so the pause is announced only once they are answered: endClaim says when).
+func (l *lifecycle) pause() (first, waiting bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.paused {
-		return false
+		return false, false
 	}
 	l.paused = true
 	l.resumeCh = make(chan struct{})
+	if l.claims == 0 {
+		return true, false
+	}
+	l.pauseWaits = true
+	return true, true
+}
+
+// beginClaim reports whether the worker may take another job now (not stopping, not
+// paused); when it does, endClaim must follow once the claim was answered.
+func (l *lifecycle) beginClaim() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.quit || l.paused {
+		return false
+	}
+	l.claims++
 	return true
+}
+
+// endClaim reports whether it answered the last claim a pause was waiting for.
+func (l *lifecycle) endClaim() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.claims--
+	if l.claims == 0 && l.pauseWaits {
+		l.pauseWaits = false
+		return l.paused
+	}
+	return false
 }
 
 // resume reports whether the worker was paused.
@@ -152,6 +188,3 @@ func (l *lifecycle) gate() <-chan struct{} {
 	}
 	return nil
 }
-
-// mayClaim reports whether the worker may take another job now.
-func (l *lifecycle) mayClaim() bool { return !l.stopping() && l.gate() == nil }

@@ -101,15 +101,18 @@ func (s *slot) claim() *claimed {
 		s.claimDone()
 		return nil
 	}
-	if gate := life.gate(); gate != nil {
+	if !life.beginClaim() {
 		s.claimDone()
-		select {
-		case <-gate:
-		case <-life.stopped():
+		if gate := life.gate(); gate != nil {
+			select {
+			case <-gate:
+			case <-life.stopped():
+			}
 		}
 		return nil
 	}
 	c, err := s.cycle(nil, true)
+	s.endClaim()
 	s.claimDone()
 	if err != nil {
 		if !life.stopping() {
@@ -121,6 +124,14 @@ func (s *slot) claim() *claimed {
 		s.idle()
 	}
 	return c
+}
+
+// endClaim ends a claim begun with lifecycle.beginClaim, announcing a pause that waited
+// for it.
+func (s *slot) endClaim() {
+	if s.w.life.endClaim() {
+		s.w.logPaused()
+	}
 }
 
 // claimDone tells the watcher that woke the slot (BLOCKING) that its claim is done, so
@@ -443,9 +454,12 @@ func (s *slot) process(c *claimed) *claimed {
 		return nil // abandoned: the watchdog recorded it (a start still waiting is dropped)
 	}
 	fin.start = start
-	claim := s.w.life.mayClaim()
+	claim := s.w.life.beginClaim()
 	s.empty = false
 	next, cerr := s.cycle(fin, claim)
+	if claim {
+		s.endClaim()
+	}
 	if cerr != nil && !s.exec.settled() {
 		s.log.Error().Err(cerr).Msg("job result not written: redis unreachable while stopping; the job stays in flight and the next prune records it")
 	}

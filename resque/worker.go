@@ -131,11 +131,21 @@ func (w *Worker) KillJob(cause error) {
 }
 
 // Pause stops taking new jobs; running jobs finish: php-resque's SIGUSR2.
+//
+// Pause does not wait: "paused" is logged once the claims already on their way to Redis
+// have been answered (a job one of them took runs), so that after the log line no job
+// is taken until Resume.
 func (w *Worker) Pause() {
-	if w.life.pause() {
-		w.log.Info().Msg("paused: no new jobs until resumed (SIGCONT)")
+	switch first, waiting := w.life.pause(); {
+	case !first:
+	case waiting:
+		w.log.Info().Msg("pausing: waiting for the claims in flight")
+	default:
+		w.logPaused()
 	}
 }
+
+func (w *Worker) logPaused() { w.log.Info().Msg("paused: no new jobs until resumed (SIGCONT)") }
 
 // Resume undoes Pause: php-resque's SIGCONT.
 func (w *Worker) Resume() {
