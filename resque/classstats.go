@@ -19,7 +19,7 @@ import (
 // live in goresque's own keys (Keys.Classes, Keys.Class), never in php-resque's.
 //
 // The per-job path does no Redis work: each job adds to an in-memory table (classStats),
-// and the worker flushes the table's deltas in one pipelined round trip at most once per
+// and the worker flushes the table's deltas in one script call at most once per
 // classStatsEvery and once when it stops. A crash loses at most the last interval of
 // statistics, never a job.
 const (
@@ -200,9 +200,9 @@ func (w *Worker) classStatsLoop(ctx context.Context) {
 	}
 }
 
-// flushClassStats writes the table's deltas in one pipelined round trip: per row HINCRBY
-// of <impl>:jobs, :failed, :us and the histogram buckets, HSET <impl>:last, ZADD to the
-// index with the time last seen, EXPIRE; then trims the index to the limit, dropping the
+// flushClassStats writes the table's deltas in one script call (classStatsScript): per row
+// HINCRBY of <impl>:jobs, :failed, :us and the histogram buckets, HSET <impl>:last, ZADD to
+// the index with the time last seen, EXPIRE; then trims the index to the limit, dropping the
 // classes seen least recently with their hashes (a second round trip, only when over).
 // Deltas that could not be written are dropped, not retried: a reply lost after Redis
 // applied them would count them twice. *held is the connection to use, taken from the
@@ -233,52 +233,57 @@ func (w *Worker) flushClassStats(ctx context.Context, held *redis.Conn) error {
 	return err
 }
 
-// writeClassStats is flushClassStats's round trip(s) on conn.
+// classStatsScript writes a flush's rows in one call, so that a worker's statistics cost
+// Redis one command per second whatever the number of classes (a pipeline of HINCRBYs
+// counted as many calls in a fleet's round trips as the jobs themselves at light load).
+//
+//	KEYS[1]  the index (Keys.Classes)
+//	KEYS[2…] one class hash (Keys.Class) per row, in the order of the rows in ARGV
+//	ARGV[1]  the expiry, in seconds, of each hash and of the index
+//	then per row: the class (the index member), its name to show, the time last seen
+//	(Unix seconds), n, then n pairs of field and increment
+//
+// A class's last seen time (the hash's <impl>:last and the index score: ZADD GT) only goes
+// up, so a worker writing late never makes a class look older than another worker saw it. Returns the size of the index.
+var classStatsScript = redis.NewScript(-1, `
+local ttl = ARGV[1]
+local i = 2
+for r = 2, #KEYS do
+  local key = KEYS[r]
+  local class, name, lf, last, n = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4])
+  i = i + 5
+  redis.call('HSET', key, 'name', name)
+  if (tonumber(redis.call('HGET', key, lf)) or 0) < tonumber(last) then
+    redis.call('HSET', key, lf, last)
+  end
+  for j = 1, n do
+    redis.call('HINCRBY', key, ARGV[i], ARGV[i+1])
+    i = i + 2
+  end
+  redis.call('EXPIRE', key, ttl)
+  redis.call('ZADD', KEYS[1], 'GT', last, class)
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+return redis.call('ZCARD', KEYS[1])
+`)
+
+// writeClassStats is flushClassStats's call on conn (and the trim, when over the limit).
 func (w *Worker) writeClassStats(conn redis.Conn, rows map[classImpl]*classDelta) error {
-	ttl := int64(classStatsTTL / time.Second)
-	last := map[string]int64{}
+	keys := []any{w.keys.Classes()}
+	argv := []any{int64(classStatsTTL / time.Second)}
 	for k, d := range mergeSpellings(rows) {
-		key := w.keys.Class(k.class)
 		p := k.impl + ":"
-		if err := conn.Send("HSET", key, "name", d.name); err != nil {
-			return err
-		}
-		for _, c := range [][]any{
-			{"HINCRBY", key, p + "jobs", d.jobs},
-			{"HINCRBY", key, p + "failed", d.failed},
-			{"HINCRBY", key, p + "us", d.us},
-			{"HSET", key, p + "last", d.last},
-		} {
-			if err := conn.Send(c[0].(string), c[1:]...); err != nil {
-				return err
-			}
-		}
+		keys = append(keys, w.keys.Class(k.class))
+		argv = append(argv, k.class, d.name, p+"last", d.last, 3+len(d.buckets),
+			p+"jobs", d.jobs, p+"failed", d.failed, p+"us", d.us)
 		for b, n := range d.buckets {
-			if err := conn.Send("HINCRBY", key, p+"b"+strconv.Itoa(b), n); err != nil {
-				return err
-			}
-		}
-		if err := conn.Send("EXPIRE", key, ttl); err != nil {
-			return err
-		}
-		last[k.class] = max(last[k.class], d.last)
-	}
-	for class, at := range last {
-		if err := conn.Send("ZADD", w.keys.Classes(), at, class); err != nil {
-			return err
+			argv = append(argv, p+"b"+strconv.Itoa(b), n)
 		}
 	}
-	if err := conn.Send("EXPIRE", w.keys.Classes(), ttl); err != nil {
-		return err
-	}
-	if err := conn.Send("ZCARD", w.keys.Classes()); err != nil {
-		return err
-	}
-	replies, err := pipelined(conn)
+	n, err := redis.Int(classStatsScript.Do(conn, append(append([]any{len(keys)}, keys...), argv...)...))
 	if err != nil {
 		return fmt.Errorf("class statistics: %w", err)
 	}
-	n, _ := redis.Int(replies[len(replies)-1], nil)
 	if over := n - w.stats.limit; over > 0 {
 		return w.trimClassStats(conn, over)
 	}

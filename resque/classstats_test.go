@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -221,5 +222,64 @@ func TestDurationPercentile(t *testing.T) {
 				t.Errorf("scale %v p%v: %v µs, exact %v µs", scale, p*100, got, exact)
 			}
 		}
+	}
+}
+
+// countingConn counts the commands sent through it (Do with a command, and Send).
+type countingConn struct {
+	redis.Conn
+	sent []string
+}
+
+func (c *countingConn) Do(cmd string, args ...any) (any, error) {
+	if cmd != "" {
+		c.sent = append(c.sent, cmd)
+	}
+	return c.Conn.Do(cmd, args...)
+}
+
+func (c *countingConn) Send(cmd string, args ...any) error {
+	c.sent = append(c.sent, cmd)
+	return c.Conn.Send(cmd, args...)
+}
+
+// A flush is one command whatever the number of classes (it was a pipeline of about ten
+// per class: at light load, more calls per second than the jobs' own), and a class's
+// "last seen" in the index never goes back when a worker writes an older time.
+func TestClassStatsFlushIsOneCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w, err := NewWorker(b.pool, b.config(t, NewMux(), "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn := &countingConn{Conn: b.pool.Get()}
+	defer conn.Close()
+	held := redis.Conn(conn)
+	at := time.Unix(1_800_000_000, 0)
+	for round := 0; round < 2; round++ { // the first may load the script (NOSCRIPT, EVAL)
+		conn.sent = nil
+		for i := 0; i < 20; i++ {
+			for _, impl := range []string{ImplGo, ImplPHP} {
+				w.stats.record(fmt.Sprintf("c%02d", i), impl, time.Duration(i+1)*time.Millisecond, i%2 == 0, at.Add(-time.Duration(round)*time.Hour))
+			}
+		}
+		if err := w.flushClassStats(ctx, &held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(conn.sent) != 1 {
+		t.Errorf("a flush of 40 rows sent %v, want one command", conn.sent)
+	}
+	got, err := redis.StringMap(b.conn.Do("HGETALL", b.keys.Class("c03")))
+	if err != nil || got["go:jobs"] != "2" || got["php:jobs"] != "2" || got["go:failed"] != "0" || got["php:us"] != "8000" || got["name"] != "c03" {
+		t.Errorf("c03 = %v (%v)", got, err)
+	}
+	if got["php:last"] != strconv.FormatInt(at.Unix(), 10) {
+		t.Errorf("php:last %s, want %d: an older write moved it back", got["php:last"], at.Unix())
+	}
+	if score, _ := redis.Int64(b.conn.Do("ZSCORE", b.keys.Classes(), "c03")); score != at.Unix() {
+		t.Errorf("last seen %d, want %d: an older write moved it back", score, at.Unix())
 	}
 }
