@@ -116,7 +116,9 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 	}
 	stop := handleSignals(w, log)
 	defer stop()
-	log.Info().Str("redis", display).Msg("goresque " + version())
+	procs, restore := capProcs(s.Concurrency)
+	defer restore()
+	log.Info().Str("redis", display).Int("gomaxprocs", procs).Msg("goresque " + version())
 	if err := w.Run(ctx); err != nil {
 		return exitFailure, err
 	}
