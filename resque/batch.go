@@ -10,9 +10,9 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// A batcher is the group commit of a lane of a Worker's slots (see batchLanes): the script
-// calls of the lane's slots that are ready at the same time go to Redis as one pipelined
-// write on one connection, and their replies come back in order in one read. Redis then pays one read and one write
+// A batcher is the group commit of a Worker's slots: the script calls of the slots that
+// are ready at the same time go to Redis as one pipelined write on one connection, and
+// their replies come back in order in one read. Redis then pays one read and one write
 // (and the worker one of each) for several jobs instead of one per job; the scripts and
 // their guarantees are unchanged, only the transport is shared. There is no timer: a call
 // waits only for the batch already on its way (group commit, not delay).
@@ -48,19 +48,6 @@ type batchReq struct {
 
 // errBatcherClosed is a stop, not Redis failing (link.fail ignores it).
 var errBatcherClosed = fmt.Errorf("resque: worker stopped: %w", context.Canceled)
-
-// batchLanes is how many batchers (lanes, each with its own connection) a Worker with n
-// slots runs. One lane has one batch in flight: while Redis runs it the worker only
-// queues the next, and while the worker hands out the replies Redis waits for the next
-// write. Two lanes overlap the two (measured with 50 no-op slots on 2 CPUs: about +20%
-// jobs/s, Redis CPU per job unchanged); more gave nothing more. A slot always uses the
-// same lane, which keeps its own calls in order (a job's start before its outcome).
-func batchLanes(slots int) int {
-	if slots < 4 {
-		return 1
-	}
-	return 2
-}
 
 func newBatcher(w *Worker) *batcher {
 	return &batcher{w: w, wake: make(chan struct{}, 1)}

@@ -16,14 +16,14 @@ import (
 
 // Issue 12 item 3: each slot made its script calls on a connection of its own, so Redis
 // paid a read and a write per job however many slots were ready at once. The slots of a
-// Worker now share a connection per lane for them (batcher, two lanes): 16 slots all
-// running a job hold far fewer than 16 connections.
+// Worker now share one connection for them (batcher): 8 slots all running a job hold far
+// fewer than 8 connections.
 func TestSlotsShareOneConnectionForTheirScripts(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	pool := b.srv.Pool()
 	defer pool.Close()
-	const slots = 16
+	const slots = 8
 	var running atomic.Int32
 	release := make(chan struct{})
 	mux := NewMux()
@@ -51,10 +51,10 @@ func TestSlotsShareOneConnectionForTheirScripts(t *testing.T) {
 	b.waitFor(t, "every job", func() bool { return b.processed(t) == slots })
 	w.Shutdown()
 	waitRun(t, done, 10*time.Second)
-	// The two lanes', the heartbeat's, the class statistics', one slot's for the routing
-	// rules: the slots' own would be 16 more.
-	if active > 5 {
-		t.Fatalf("%d connections held by a worker of %d slots, want at most 5", active, slots)
+	// The batcher's, the heartbeat's, the class statistics', one slot's for the routing
+	// rules: the slots' own would be 8 more.
+	if active > 4 {
+		t.Fatalf("%d connections held by a worker of %d slots, want at most 4", active, slots)
 	}
 }
 

@@ -31,7 +31,6 @@ type slot struct {
 	log zerolog.Logger
 
 	conn         redis.Conn
-	batch        *batcher  // the Worker's lane this slot's calls share; nil with one slot
 	pendingStart bool      // a startScript reply is still to be read from conn
 	startReq     *batchReq // batching: the start sent by its timer, reply still to be read
 	start        deferredStart
@@ -228,7 +227,7 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 			return nil, fmt.Errorf("resque: stopping: %w", context.Cause(retryCtx))
 		}
 		var conn redis.Conn
-		batch := s.batch.open()
+		batch := s.w.batch.open()
 		if b := batch; b != nil {
 			if err := s.w.link.retry(retryCtx, func() error { return b.ensure(retryCtx) }); err != nil {
 				return nil, err

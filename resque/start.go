@@ -52,7 +52,7 @@ func (s *slot) deferStart(job *Job) {
 	if conn != nil && conn.Err() != nil {
 		conn = nil
 	}
-	batch := s.batch
+	batch := s.w.batch
 	d.mu.Lock()
 	d.args, d.conn, d.batch, d.req, d.err, d.state = a, conn, batch, nil, nil, startWaiting
 	d.mu.Unlock()

@@ -46,15 +46,15 @@ type Worker struct {
 	// (startDelay; shorter or longer in tests).
 	startDelay time.Duration
 	stats      *classStats // nil when Config.ClassStats < 0
-	// lanes carry the slots' script calls (group commit), each on its own connection,
-	// slot n on lanes[n % len(lanes)]; none with one slot, which keeps its own connection.
-	lanes []*batcher
+	// batch carries the slots' script calls on one connection (group commit); nil with
+	// one slot, which keeps its own connection.
+	batch *batcher
 }
 
 // NewWorker checks cfg and returns a Worker that uses pool. The caller owns the pool; the
-// worker holds one connection for the slots' scripts per lane (batcher: two lanes from
-// four slots on; a lone slot's own), one for heartbeats, one per queue in Blocking mode,
-// and now and then one per slot for a call outside the scripts (the routing rules, resuming a claimed job) while it runs.
+// worker holds one connection for the slots' scripts (batcher; a lone slot's own), one for
+// heartbeats, one per queue in Blocking mode, and now and then one per slot for a call
+// outside the scripts (the routing rules, resuming a claimed job) while it runs.
 func NewWorker(pool *redis.Pool, cfg Config) (*Worker, error) {
 	if pool == nil {
 		return nil, errors.New("resque: NewWorker needs a redis pool")
@@ -258,15 +258,9 @@ func (w *Worker) work() []*slot {
 	}
 
 	if len(slots) > 1 {
-		for range batchLanes(len(slots)) {
-			b := newBatcher(w)
-			w.lanes = append(w.lanes, b)
-			bg.Add(1)
-			go func() { defer bg.Done(); b.loop(bgCtx) }()
-		}
-		for _, s := range slots {
-			s.batch = w.lanes[s.n%len(w.lanes)]
-		}
+		w.batch = newBatcher(w)
+		bg.Add(1)
+		go func() { defer bg.Done(); w.batch.loop(bgCtx) }()
 	}
 	for _, s := range slots {
 		w.slotsDone.Add(1)
