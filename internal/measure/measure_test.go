@@ -99,8 +99,21 @@ func TestTreeFindsChildrenOfTheRoot(t *testing.T) {
 			t.Errorf("%+v is not the root or its child", p)
 		}
 	}
-	if _, rss := Sum(procs); rss <= 0 {
+	_, rss := Sum(procs)
+	if rss <= 0 {
 		t.Errorf("RSS %d, want > 0", rss)
+	}
+	var pids []int
+	for _, p := range procs {
+		pids = append(pids, p.PID)
+	}
+	// The same pages from statm as from stat, give or take what the processes mapped
+	// between the two reads (sh and its sleeps may still be starting).
+	if r := Resident(pids); r < rss/2 || r > rss*2 {
+		t.Errorf("Resident = %d, Tree's RSS = %d", r, rss)
+	}
+	if r := Resident([]int{pid + 1_000_000}); r != 0 {
+		t.Errorf("Resident of a pid that does not exist = %d", r)
 	}
 	if self := Tree(pid + 1_000_000); len(self) != 0 {
 		t.Errorf("a pid that does not exist has a tree: %+v", self)

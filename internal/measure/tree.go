@@ -83,6 +83,25 @@ func Sum(procs []Proc) (cpu time.Duration, rss int64) {
 	return cpu, rss
 }
 
+// Resident returns the resident bytes of the processes pids (from /proc/<pid>/statm; a
+// process that has exited counts 0). It reads one file per process, where Tree reads every
+// process's: a sampler that calls Tree every 20 ms spends a quarter of a core on it on a
+// 2-core VM (5 ms per scan of 65 processes), CPU that the measured worker and Redis share.
+func Resident(pids []int) int64 {
+	var rss int64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			rss += n * int64(os.Getpagesize())
+		}
+	}
+	return rss
+}
+
 // LoadAvg returns /proc/loadavg's first three fields, e.g. "1.20 0.80 0.50": the benchmarks
 // print it because this machine's cores are shared.
 func LoadAvg() string {
