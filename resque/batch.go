@@ -36,14 +36,13 @@ type batcher struct {
 	slowTimer *time.Timer
 }
 
-// batchReq is one script call: its arguments, and, once done is closed, its reply or the
-// error that lost it.
+// batchReq is one script call: its EVALSHA arguments (the SHA1 first), and, once done is
+// closed, its reply or the error that lost it.
 type batchReq struct {
-	script *redis.Script
-	args   []any
-	reply  any
-	err    error
-	done   chan struct{}
+	args  []any
+	reply any
+	err   error
+	done  chan struct{}
 }
 
 // errBatcherClosed is a stop, not Redis failing (link.fail ignores it).
@@ -68,8 +67,8 @@ func (b *batcher) open() *batcher {
 }
 
 // submit queues a call; it never blocks (a timer's goroutine submits starts under a lock).
-func (b *batcher) submit(script *redis.Script, args []any) *batchReq {
-	r := &batchReq{script: script, args: args, done: make(chan struct{})}
+func (b *batcher) submit(args []any) *batchReq {
+	r := &batchReq{args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -179,7 +178,7 @@ func (b *batcher) run(reqs []*batchReq) {
 		return
 	}
 	for _, r := range reqs {
-		if err := r.script.SendHash(conn, r.args...); err != nil {
+		if err := conn.Send("EVALSHA", r.args...); err != nil {
 			b.drop(conn)
 			fail(err)
 			return

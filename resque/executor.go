@@ -159,7 +159,7 @@ func (e *executor) perform(c *claimed, job *Job) (err error) {
 		e.mu.Unlock()
 		cancel(nil)
 	}()
-	jl := e.log.With().Str("queue", job.Queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Logger()
+	jl := e.log.Hook(jobFields{job})
 	jl.Debug().Msg("starting work")
 	ctx = jl.WithContext(ctx)
 	defer func() {
@@ -169,6 +169,16 @@ func (e *executor) perform(c *claimed, job *Job) (err error) {
 		err = killedError(ctx, err)
 	}()
 	return e.w.cfg.Handler.Perform(ctx, job)
+}
+
+// jobFields adds a job's queue, class, id and implementation to each line its logger
+// (zerolog.Ctx of the job's context) writes. A hook rather than Logger.With: With copies
+// the logger's context for every job, a fifth of the bytes a busy worker allocated, though
+// at the default level most jobs log nothing.
+type jobFields struct{ job *Job }
+
+func (h jobFields) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str("queue", h.job.Queue).Str("class", h.job.Class).Str("job_id", h.job.ID).Str("impl", h.job.impl)
 }
 
 // killedError maps the error of a job whose context was cancelled to php-resque's record

@@ -296,6 +296,13 @@ var statusTTLArg = itoa(statusTTL)
 // shape.
 var noJobKeys = [2]any{"-", "-"}
 
+// evalshaTo appends cycleScript's call as EVALSHA's arguments (the script's SHA1, then what
+// appendTo writes), for conn.Send("EVALSHA", ...): redigo's Script.SendHash would copy the
+// arguments into a new slice on every call, for every job.
+func (a *cycleArgs) evalshaTo(buf []any) []any {
+	return a.appendTo(append(buf, cycleScript.Hash()))
+}
+
 func (a *cycleArgs) appendTo(buf []any) []any {
 	nq := 0
 	if a.claim {
@@ -366,8 +373,10 @@ type startArgs struct {
 	pid               string // ARGV[4]
 }
 
-func (a *startArgs) args() []any {
-	return []any{a.statusKey, a.pidKey, a.head, a.tail, a.splice, a.pid}
+// evalsha is startScript's call as EVALSHA's arguments: the SHA1, the key count, KEYS and
+// ARGV (sent with conn.Send, as cycleArgs.evalshaTo).
+func (a *startArgs) evalsha() []any {
+	return []any{startScript.Hash(), 2, a.statusKey, a.pidKey, a.head, a.tail, a.splice, a.pid}
 }
 
 // pruneScript unregisters a dead worker and settles its in-flight job, atomically and at

@@ -44,7 +44,7 @@ func do(t *testing.T, c redis.Conn, cmd string, args ...any) any {
 
 func runCycle(t *testing.T, c redis.Conn, a *cycleArgs) []any {
 	t.Helper()
-	v, err := redis.Values(cycleScript.Do(c, a.appendTo(nil)...))
+	v, err := redis.Values(c.Do("EVALSHA", a.evalshaTo(nil)...)) // the workers' call
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestStartScript(t *testing.T) {
 	sk, pk := k.JobStatus("id1", "pre"), k.JobPID("id1")
 	a := startArgs{statusKey: sk, pidKey: pk, head: `{"status":2,"updated":7,"started":`, tail: `,"result":null}`, splice: "1", pid: "99"}
 	// Untracked: no status written, the pid key is.
-	if v, err := startScript.Do(c, a.args()...); err != nil || v != nil {
+	if v, err := c.Do("EVALSHA", a.evalsha()...); err != nil || v != nil {
 		t.Fatalf("untracked start = %v, %v", v, err)
 	}
 	if n, _ := redis.Int(do(t, c, "EXISTS", sk), nil); n != 0 {
@@ -184,7 +184,7 @@ func TestStartScript(t *testing.T) {
 		t.Errorf("pid key %q", s)
 	}
 	do(t, c, "SET", sk, `{"status":1,"updated":4,"started":4,"result":null}`)
-	old, err := redis.String(startScript.Do(c, a.args()...))
+	old, err := redis.String(c.Do("EVALSHA", a.evalsha()...))
 	if err != nil || old != `{"status":1,"updated":4,"started":4,"result":null}` {
 		t.Fatalf("start = %q, %v", old, err)
 	}
@@ -193,7 +193,7 @@ func TestStartScript(t *testing.T) {
 	}
 	// php-resque 1.x: the whole packet, no pid.
 	a = startArgs{statusKey: sk, pidKey: pk, head: `{"status":2,"updated":8}`, splice: "0"}
-	if _, err := startScript.Do(c, a.args()...); err != nil {
+	if _, err := c.Do("EVALSHA", a.evalsha()...); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := redis.String(do(t, c, "GET", sk), nil); s != `{"status":2,"updated":8}` {

@@ -247,11 +247,11 @@ func (s *slot) cycle(fin *outcome, claim bool) (_ *claimed, err error) {
 			s.args.recordTail = s.second.tail
 			s.args.token = strconv.FormatUint(rand.Uint64(), 36)
 		}
-		s.buf = s.args.appendTo(s.buf[:0])
+		s.buf = s.args.evalshaTo(s.buf[:0])
 		var replies []any
 		if batch != nil {
 			replies, err = s.batched(ctx, batch)
-		} else if err = cycleScript.SendHash(conn, s.buf...); err == nil {
+		} else if err = conn.Send("EVALSHA", s.buf...); err == nil {
 			replies, err = s.roundTrip(ctx, conn)
 		}
 		if err != nil {
@@ -338,7 +338,7 @@ func (s *slot) roundTrip(ctx context.Context, conn redis.Conn) ([]any, error) {
 func (s *slot) batched(ctx context.Context, b *batcher) ([]any, error) {
 	start := s.startReq
 	s.startReq = nil
-	r := b.submit(cycleScript, s.buf)
+	r := b.submit(s.buf)
 	v, err := r.wait(ctx)
 	if err != nil {
 		s.buf = nil // the batcher may still be sending it

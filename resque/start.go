@@ -75,10 +75,10 @@ func (d *deferredStart) send() {
 	}
 	d.state = startSent
 	if d.batch != nil {
-		d.req = d.batch.submit(startScript, d.args.args())
+		d.req = d.batch.submit(d.args.evalsha())
 		return
 	}
-	err := startScript.SendHash(d.conn, d.args.args()...)
+	err := d.conn.Send("EVALSHA", d.args.evalsha()...)
 	if err == nil {
 		err = d.conn.Flush()
 	}

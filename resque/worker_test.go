@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -317,4 +319,43 @@ func explode() error {
 	var s []int
 	i := 3
 	return fmt.Errorf("%d", s[i])
+}
+
+// The job's logger (zerolog.Ctx of its context, handler.go) writes the worker, queue,
+// class, job id and implementation on each line a handler logs.
+func TestJobLoggerCarriesTheJobsFields(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var logs lockedBuffer
+	mux := NewMux()
+	mux.HandleFunc("App\\Jobs\\Hello", func(ctx context.Context, j *Job) error {
+		zerolog.Ctx(ctx).Info().Int("n", 1).Msg("hello from the handler")
+		return nil
+	})
+	id, err := b.client.Enqueue(bg, "q", "App\\Jobs\\Hello", nil, EnqueueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := b.config(t, mux, "q")
+	cfg.Logger = zerolog.New(&logs)
+	_, stop := b.start(t, cfg)
+	b.waitFor(t, "job done", func() bool { return b.processed(t) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "hello from the handler") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := map[string]any{"worker": "testhost:" + strconv.Itoa(os.Getpid()) + ":q", "queue": "q", "class": "App\\Jobs\\Hello",
+		"job_id": id, "impl": "go", "n": float64(1), "level": "info"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
 }
