@@ -116,7 +116,8 @@ func work(ctx context.Context, s workSettings, c *cli.Context, mux *resque.Mux, 
 	}
 	stop := handleSignals(w, log)
 	defer stop()
-	procs, restore := capProcs(s.Concurrency)
+	t, _ := parseBackend(s.Redis) // newPool above parsed it already
+	procs, restore := capProcs(s.Concurrency, onThisHost(t.network, t.addr))
 	defer restore()
 	log.Info().Str("redis", display).Int("gomaxprocs", procs).Msg("goresque " + version())
 	if err := w.Run(ctx); err != nil {
