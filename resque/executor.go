@@ -271,7 +271,7 @@ func (e *executor) outcome(c *claimed, job *Job, err error, took time.Duration) 
 	// default level logs nothing, and building the context costs it allocations.
 	log := e.log
 	if err != nil || e.log.GetLevel() <= zerolog.DebugLevel && zerolog.GlobalLevel() <= zerolog.DebugLevel {
-		log = e.log.With().Str("queue", c.queue).Str("class", job.Class).Str("job_id", job.ID).Str("impl", job.impl).Stringer("took", took.Round(time.Microsecond)).Logger()
+		log = e.log.Hook(jobFields{job}).With().Stringer("took", took.Round(time.Microsecond)).Logger()
 	}
 	switch {
 	case err == nil:
