@@ -14,9 +14,10 @@ import (
 // scheduler spin on the idle ones, polling the network and waking threads, at every Redis
 // round trip. And when Redis runs on this host (redisLocal), one CPU is Redis's: a
 // single-threaded server whose every µs is the fleet's ceiling, and the spinning Ps took it
-// from Redis. Measured on 2 CPUs with Redis on loopback, no-op jobs, in one run: 1 slot
-// 4,900 -> 10,400 jobs/s (from 2 Ps to 1); 8 slots 12,500 -> 15,900 and 50 slots 19,300 ->
-// 23,900 (2 Ps -> 1, leaving Redis its CPU), with less worker and Redis CPU per job.
+// from Redis. Measured with scripts/bench on 2 CPUs, Redis on loopback, no-op jobs: 1 slot
+// 4,971 -> 10,736 and 6,084 -> 8,902 jobs/s (2 Ps -> 1; the previous build against this
+// one, two runs); 8 slots 12,485 -> 15,850 and 50 slots 19,264 -> 23,865 (2 Ps -> 1,
+// leaving Redis its CPU; one run), with less worker and Redis CPU per job.
 // php-resque's usual deployment, COUNT=n processes of one job each, is the first case. A Go
 // handler that parallelises CPU-heavy work sets GOMAXPROCS.
 func capProcs(slots int, redisLocal bool) (procs int, restore func()) {

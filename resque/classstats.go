@@ -244,7 +244,8 @@ func (w *Worker) flushClassStats(ctx context.Context, held *redis.Conn) error {
 //	(Unix seconds), n, then n pairs of field and increment
 //
 // A class's last seen time (the hash's <impl>:last and the index score: ZADD GT) only goes
-// up, so a worker writing late never makes a class look older than another worker saw it. Returns the size of the index.
+// up, so a worker writing late never makes a class look older than another worker saw it.
+// Returns the size of the index.
 var classStatsScript = redis.NewScript(-1, `
 local ttl = ARGV[1]
 local i = 2

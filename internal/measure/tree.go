@@ -85,8 +85,9 @@ func Sum(procs []Proc) (cpu time.Duration, rss int64) {
 
 // Resident returns the resident bytes of the processes pids (from /proc/<pid>/statm; a
 // process that has exited counts 0). It reads one file per process, where Tree reads every
-// process's: a sampler that calls Tree every 20 ms spends a quarter of a core on it on a
-// 2-core VM (5 ms per scan of 65 processes), CPU that the measured worker and Redis share.
+// process's: a sampler that calls Tree every 20 ms spends a quarter to a third of a core on
+// it on a 2-core VM (5-7 ms per scan of 65 processes, BenchmarkTree), CPU that the
+// measured worker and Redis share.
 func Resident(pids []int) int64 {
 	var rss int64
 	for _, pid := range pids {

@@ -146,9 +146,9 @@ func stop(p *proc) {
 }
 
 // peakSampler samples the tree's resident size every 20 ms until stopped. The tree's
-// members are found (a scan of all of /proc, ~5 ms here) every 250 ms only, and each
-// sample reads their statm alone: scanning /proc every 20 ms took a quarter of a core away
-// from the measured worker and Redis on this 2-core machine.
+// members are found (a scan of all of /proc, 5-7 ms here) every 250 ms only, and each
+// sample reads their statm alone: scanning /proc every 20 ms took a quarter to a third of
+// a core away from the measured worker and Redis on this 2-core machine.
 type peakSampler struct {
 	peak atomic.Int64
 	stop chan struct{}
